@@ -1,0 +1,1 @@
+"""The ``meterseal`` command line."""

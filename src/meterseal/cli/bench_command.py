@@ -1,0 +1,23 @@
+"""``meterseal bench AREA [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from meterseal.bench import crypto
+from meterseal.bench.report import BenchResult, machine_description, render_json, render_table
+
+AREAS: dict[str, Callable[[float], list[BenchResult]]] = {
+    "crypto": crypto.run,
+}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    machine = machine_description()
+    print(f"machine: {machine}", flush=True)
+    results = AREAS[args.area](args.seconds)
+    print(render_table(results))
+    if args.json:
+        print(render_json(results, machine))
+    return 0

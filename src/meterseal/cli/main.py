@@ -1,0 +1,45 @@
+"""``meterseal``: the command line entry point and its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from meterseal import __version__
+from meterseal.cli.bench_command import AREAS, run_bench
+from meterseal.errors import MeterSealError
+
+
+def _add_bench(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = subparsers.add_parser("bench", help="measure speed against same-run baselines")
+    bench.add_argument("area", choices=sorted(AREAS), help="what to measure")
+    bench.add_argument("--json", action="store_true", help="end with one JSON line")
+    bench.add_argument(
+        "--seconds", type=float, default=1.0, help="time per measurement (default 1)"
+    )
+    bench.set_defaults(handler=run_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meterseal", description="Secure smart-meter data collection."
+    )
+    parser.add_argument("--version", action="version", version=f"meterseal {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_bench(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except MeterSealError as exc:
+        print(f"meterseal: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cryptographic algorithms, cipher suites and key-holder interfaces. No I/O."""

@@ -1,0 +1,94 @@
+"""Cipher suites: the bundles of algorithms that EDHOC negotiates (RFC 9528 section 3.6).
+
+=====  ===========================  ==========================================
+value  name                         algorithms
+=====  ===========================  ==========================================
+0      international (EdDSA)        AES-CCM-16-64-128, SHA-256, MAC 8, X25519, EdDSA
+2      international (P-256)        AES-CCM-16-64-128, SHA-256, MAC 8, P-256, ES256
+-24    GM/T (private use)           SM4-GCM-128, SM3, MAC 16, SM2 curve, SM2-SM3
+=====  ===========================  ==========================================
+
+The record layer that follows the handshake uses ``record_aead`` (AES-GCM-128 for the
+international suites, SM4-GCM for GM/T) and ``record_hash`` for its key derivation; see
+docs/protocol.md for why the records do not use the suites' CCM_8 application AEAD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meterseal.crypto.aead import A128GCM, AES_CCM_16_64_128
+from meterseal.crypto.hashes import SHA_256
+from meterseal.crypto.interfaces import AeadAlg, DhCurve, HashAlg, SignatureAlg
+from meterseal.crypto.international import ED25519, ES256, P256, X25519
+from meterseal.errors import UnsupportedAlgorithmError
+
+
+@dataclass(frozen=True, slots=True)
+class CipherSuite:
+    """One EDHOC cipher suite and the record protection that goes with it."""
+
+    value: int
+    name: str
+    edhoc_aead: AeadAlg
+    edhoc_hash: HashAlg
+    mac_length: int
+    dh: DhCurve
+    signature: SignatureAlg
+    app_aead: AeadAlg
+    app_hash: HashAlg
+    record_aead: AeadAlg
+
+    def cose_array(self) -> list[int]:
+        """The suite as the array of COSE values that RFC 9528 section 10.2 registers."""
+        return [
+            self.edhoc_aead.cose_alg,
+            self.edhoc_hash.cose_alg,
+            self.mac_length,
+            self.dh.cose_crv,
+            self.signature.cose_alg,
+            self.app_aead.cose_alg,
+            self.app_hash.cose_alg,
+        ]
+
+
+SUITE_0 = CipherSuite(
+    value=0,
+    name="EDHOC suite 0 (X25519, EdDSA, AES-CCM-16-64-128, SHA-256)",
+    edhoc_aead=AES_CCM_16_64_128,
+    edhoc_hash=SHA_256,
+    mac_length=8,
+    dh=X25519,
+    signature=ED25519,
+    app_aead=AES_CCM_16_64_128,
+    app_hash=SHA_256,
+    record_aead=A128GCM,
+)
+
+SUITE_2 = CipherSuite(
+    value=2,
+    name="EDHOC suite 2 (P-256, ES256, AES-CCM-16-64-128, SHA-256)",
+    edhoc_aead=AES_CCM_16_64_128,
+    edhoc_hash=SHA_256,
+    mac_length=8,
+    dh=P256,
+    signature=ES256,
+    app_aead=AES_CCM_16_64_128,
+    app_hash=SHA_256,
+    record_aead=A128GCM,
+)
+
+_REGISTRY: dict[int, CipherSuite] = {suite.value: suite for suite in (SUITE_0, SUITE_2)}
+
+
+def get_suite(value: int) -> CipherSuite:
+    """Return the suite registered under ``value``, or raise UnsupportedAlgorithmError."""
+    try:
+        return _REGISTRY[value]
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"cipher suite {value} is not supported") from None
+
+
+def supported_suites() -> tuple[CipherSuite, ...]:
+    """Every suite this build offers, in order of preference."""
+    return tuple(_REGISTRY.values())
