@@ -16,6 +16,9 @@ from meterseal.errors import EncodingError
 
 _MAX_DEPTH_BYTES = 1 << 20
 
+CBORTag = cbor2.CBORTag
+"""A tagged data item (RFC 8949 section 3.4), as the decoder returns unknown tags."""
+
 
 def encode(value: Any) -> bytes:
     """Encode one data item (canonical form: shortest integers, definite lengths)."""

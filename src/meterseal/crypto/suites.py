@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meterseal.crypto.aead import A128GCM, AES_CCM_16_64_128
-from meterseal.crypto.hashes import SHA_256
+from meterseal.crypto.aead import A128GCM, AES_CCM_16_64_128, SM4_GCM_128
+from meterseal.crypto.hashes import SHA_256, SM3
 from meterseal.crypto.interfaces import AeadAlg, DhCurve, HashAlg, SignatureAlg
 from meterseal.crypto.international import ED25519, ES256, P256, X25519
+from meterseal.crypto.sm2 import SM2_CURVE, SM2_SIGNATURE
 from meterseal.errors import UnsupportedAlgorithmError
 
 
@@ -78,7 +79,23 @@ SUITE_2 = CipherSuite(
     record_aead=A128GCM,
 )
 
-_REGISTRY: dict[int, CipherSuite] = {suite.value: suite for suite in (SUITE_0, SUITE_2)}
+GMT_SUITE_VALUE = -24
+"""EDHOC private-use cipher suite value (RFC 9528 section 10.2) for the GM/T suite."""
+
+SUITE_GMT = CipherSuite(
+    value=GMT_SUITE_VALUE,
+    name="GM/T private suite -24 (SM2 curve, SM2-SM3, SM4-GCM-128, SM3)",
+    edhoc_aead=SM4_GCM_128,
+    edhoc_hash=SM3,
+    mac_length=16,
+    dh=SM2_CURVE,
+    signature=SM2_SIGNATURE,
+    app_aead=SM4_GCM_128,
+    app_hash=SM3,
+    record_aead=SM4_GCM_128,
+)
+
+_REGISTRY: dict[int, CipherSuite] = {suite.value: suite for suite in (SUITE_2, SUITE_GMT, SUITE_0)}
 
 
 def get_suite(value: int) -> CipherSuite:
