@@ -10,6 +10,9 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ldconfig -p 2>/dev/null | grep -q 'libcrypto\.so\.3' || missing+=(libssl3)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# The benchmarks compile a small C ceiling program against libcrypto.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+[ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 if ((${#missing[@]})); then
     echo "setup: installing system packages: ${missing[*]}"
     SUDO=""
