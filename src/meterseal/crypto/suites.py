@@ -9,7 +9,7 @@ value  name                         algorithms
 =====  ===========================  ==========================================
 
 The record layer that follows the handshake uses ``record_aead`` (AES-GCM-128 for the
-international suites, SM4-GCM for GM/T) and ``record_hash`` for its key derivation; see
+international suites, SM4-GCM for GM/T) and ``app_hash`` for its key derivation; see
 docs/protocol.md for why the records do not use the suites' CCM_8 application AEAD.
 """
 
