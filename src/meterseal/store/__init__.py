@@ -1,0 +1,67 @@
+"""The collection store: meter registry, signed batches (evidence), readings, queries.
+
+One interface, :class:`Store`, and two real backends chosen by URL with
+:func:`open_store`: :class:`SqliteStore` (WAL, the embedded default, a file in the data
+directory) and :class:`PostgresStore` (psycopg 3, DSN in the configuration). Both apply
+the ordered schema migrations of :mod:`meterseal.store.migrations`. The row types and
+the schema choice are in :mod:`meterseal.store.rows`; durability choices in each
+backend's module.
+
+Ingest calls :meth:`Store.store_batches` with every batch it has ready: one transaction
+for all of them, one outcome each (STORED, DUPLICATE, CONFLICT), durable on return.
+"""
+
+from meterseal.store.errors import (
+    DuplicateMeterError,
+    InvalidRowError,
+    SchemaVersionError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailable,
+    UnknownMeterError,
+)
+from meterseal.store.factory import open_store, sqlite_url
+from meterseal.store.interface import Store
+from meterseal.store.postgres import PostgresStore
+from meterseal.store.rows import (
+    CONSUMPTION_REGISTER,
+    METER_TYPES,
+    STATE_REGISTERED,
+    STATE_REVOKED,
+    BatchItem,
+    BatchRow,
+    DayConsumption,
+    MeterLatest,
+    MeterRecord,
+    ReadingRow,
+    Register,
+    StoreOutcome,
+)
+from meterseal.store.sqlite import SqliteStore
+
+__all__ = [
+    "CONSUMPTION_REGISTER",
+    "METER_TYPES",
+    "STATE_REGISTERED",
+    "STATE_REVOKED",
+    "BatchItem",
+    "BatchRow",
+    "DayConsumption",
+    "DuplicateMeterError",
+    "InvalidRowError",
+    "MeterLatest",
+    "MeterRecord",
+    "PostgresStore",
+    "ReadingRow",
+    "Register",
+    "SchemaVersionError",
+    "SqliteStore",
+    "Store",
+    "StoreClosedError",
+    "StoreError",
+    "StoreOutcome",
+    "StoreUnavailable",
+    "UnknownMeterError",
+    "open_store",
+    "sqlite_url",
+]

@@ -1,0 +1,100 @@
+"""The one store interface the head-end, the ledger verifier and analytics program against.
+
+Two real backends implement it: :class:`~meterseal.store.sqlite.SqliteStore` (the embedded
+default) and :class:`~meterseal.store.postgres.PostgresStore`. Choose one by URL with
+:func:`~meterseal.store.factory.open_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Protocol
+
+from meterseal.store.rows import (
+    BatchItem,
+    BatchRow,
+    DayConsumption,
+    MeterLatest,
+    MeterRecord,
+    ReadingRow,
+    StoreOutcome,
+)
+
+
+class Store(Protocol):
+    """Meter registry, signed batches and their readings.
+
+    Every method raises :class:`~meterseal.store.errors.StoreError` subclasses only; a
+    broken database connection is :class:`~meterseal.store.errors.StoreUnavailable`.
+    """
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Apply the schema migrations not yet applied (up to ``target``); idempotent.
+
+        Returns the versions applied by this call, in order (empty when up to date).
+        """
+        ...
+
+    def add_meter(self, meter: MeterRecord) -> None:
+        """Register a meter; :class:`DuplicateMeterError` if its ID is already known."""
+        ...
+
+    def get_meter(self, meter_id: str) -> MeterRecord | None:
+        """The registered meter, or None."""
+        ...
+
+    def list_meters(self) -> list[MeterRecord]:
+        """Every registered meter, ordered by meter ID."""
+        ...
+
+    def set_meter_state(self, meter_id: str, state: str) -> None:
+        """Change a meter's state; :class:`UnknownMeterError` if it is not registered."""
+        ...
+
+    def store_batches(self, items: Sequence[BatchItem]) -> list[StoreOutcome]:
+        """Store signed batches and their readings in ONE transaction.
+
+        One outcome per item, in order. A batch whose (meter, sequence) is already stored
+        is ``DUPLICATE`` if its hash matches and ``CONFLICT`` otherwise; neither writes
+        anything. When the call returns, every ``STORED`` batch is durable. If it raises,
+        nothing of the call was written (or, for ``StoreUnavailable``, possibly all of it).
+        """
+        ...
+
+    def last_batch_seq(self, meter_id: str) -> int | None:
+        """The highest stored batch sequence number of the meter, or None."""
+        ...
+
+    def readings(self, meter_id: str, start: int, end: int) -> list[ReadingRow]:
+        """The meter's readings with ``start <= at < end``, ordered by time and register."""
+        ...
+
+    def daily_consumption(
+        self, meter_id: str, start_day: date, end_day: date, *, register: int | None = None
+    ) -> list[DayConsumption]:
+        """Consumption per UTC day from ``start_day`` to ``end_day`` inclusive.
+
+        See :mod:`meterseal.store.consumption` for the definition.
+        """
+        ...
+
+    def latest_state(self) -> list[MeterLatest]:
+        """Every registered meter's latest state, ordered by meter ID."""
+        ...
+
+    def count_batches(self) -> int:
+        """The number of stored batches."""
+        ...
+
+    def count_readings(self) -> int:
+        """The number of stored readings."""
+        ...
+
+    def iter_batches(self) -> Iterator[BatchRow]:
+        """Every stored batch in (meter ID, sequence) order, fetched page by page."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection; later calls raise :class:`StoreClosedError`."""
+        ...
