@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 from meterseal.bench import crypto
 from meterseal.bench.report import BenchResult, machine_description, render_json, render_table
+from meterseal.store import bench as store_bench
 
 AREAS: dict[str, Callable[[float], list[BenchResult]]] = {
     "crypto": crypto.run,
+    "store": store_bench.run,
 }
 
 
