@@ -57,6 +57,7 @@ def test_tampering_with_any_part_is_detected() -> None:
         cbor.encode([1, 2, 3]),
         cbor.encode(cbor.CBORTag(98, [])),
         cbor.encode([b"", {}, 1, b""]),
+        cbor.encode([cbor.encode({1: -7}), [], b"payload", b"sig"]),
     ],
 )
 def test_malformed_messages_raise_encoding_error(garbage: bytes) -> None:

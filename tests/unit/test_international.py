@@ -84,6 +84,6 @@ def test_key_handles_expose_no_private_material() -> None:
     for loader in (P256.from_private_bytes, X25519.from_private_bytes):
         handle = loader(private)
         public_names = [name for name in dir(handle) if not name.startswith("_")]
-        assert sorted(public_names) == ["exchange", "public_key"]
+        assert sorted(public_names) == ["exchange", "public_key", "public_point"]
     for signer in (ED25519.from_private_bytes(private), ES256.from_private_bytes(private)):
         assert sorted(n for n in dir(signer) if not n.startswith("_")) == ["public_key", "sign"]

@@ -7,6 +7,7 @@ Sig_structure ``["Signature1", protected, external_aad, payload]`` (section 4.4)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,9 @@ def decode_sign1(data: bytes) -> Sign1:
         item = item.value
     if not (isinstance(item, list | tuple) and len(item) == 4):
         raise EncodingError("COSE_Sign1 must be an array of four items")
-    protected, _unprotected, payload, signature = item
+    protected, unprotected, payload, signature = item
+    if not isinstance(unprotected, Mapping):
+        raise EncodingError("COSE_Sign1 unprotected header must be a map")
     if not all(isinstance(x, bytes) for x in (protected, payload, signature)):
         raise EncodingError("COSE_Sign1 protected header, payload and signature are bstr")
     header = cbor.decode(protected) if protected else {}

@@ -83,6 +83,12 @@ class DhKey(Protocol):
     @property
     def public_key(self) -> bytes: ...
 
+    @property
+    def public_point(self) -> bytes:
+        """The whole public key, as a credential carries it: ``04 || x || y`` for EC2
+        curves, the 32-byte u-coordinate for X25519."""
+        ...
+
     def exchange(self, peer_public_key: bytes) -> bytes:
         """Return the shared secret (the x-coordinate for EC2 curves)."""
         ...

@@ -73,6 +73,10 @@ class _X25519Key:
     def public_key(self) -> bytes:
         return self._public
 
+    @property
+    def public_point(self) -> bytes:
+        return self._public
+
     def exchange(self, peer_public_key: bytes) -> bytes:
         if len(peer_public_key) != 32:
             raise InvalidKeyError("X25519 public keys are 32 bytes")
@@ -106,15 +110,19 @@ class X25519Curve:
 
 
 class _P256DhKey:
-    __slots__ = ("_key", "_public")
+    __slots__ = ("_key", "_point")
 
     def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
         self._key = key
-        self._public = key.public_key().public_bytes(_X962, _UNCOMPRESSED)[1:33]
+        self._point = key.public_key().public_bytes(_X962, _UNCOMPRESSED)
 
     @property
     def public_key(self) -> bytes:
-        return self._public
+        return self._point[1:33]
+
+    @property
+    def public_point(self) -> bytes:
+        return self._point
 
     def exchange(self, peer_public_key: bytes) -> bytes:
         return self._key.exchange(ec.ECDH(), p256_public_from_x(peer_public_key))

@@ -231,12 +231,12 @@ def _peer_point(x: bytes) -> bytes:
 class _Sm2DhKey:
     """An SM2 Diffie-Hellman key: usable, not readable."""
 
-    __slots__ = ("_pkey", "_public_key")
+    __slots__ = ("_pkey", "_public_key", "_public_point")
 
     def __init__(self, private: bytes) -> None:
         _scalar(private, SM2_N - 1)
-        self._pkey, public_point = _load_private(private)
-        self._public_key = public_point[1 : 1 + _SIZE]
+        self._pkey, self._public_point = _load_private(private)
+        self._public_key = self._public_point[1 : 1 + _SIZE]
 
     def __repr__(self) -> str:
         return f"<SM2 DH key {self._public_key[:8].hex()}...>"
@@ -244,6 +244,10 @@ class _Sm2DhKey:
     @property
     def public_key(self) -> bytes:
         return self._public_key
+
+    @property
+    def public_point(self) -> bytes:
+        return self._public_point
 
     def exchange(self, peer_public_key: bytes) -> bytes:
         """The x-coordinate of [d]Q; InvalidKeyError if Q is not on the curve."""

@@ -89,6 +89,10 @@ class DhKeyHandle:
     def public_key(self) -> bytes:
         return self._vault.dh(self._slot).public_key
 
+    @property
+    def public_point(self) -> bytes:
+        return self._vault.dh(self._slot).public_point
+
     def exchange(self, peer_public_key: bytes) -> bytes:
         """ECDH inside the element (RFC 9528 section 5.2 G_IY / G_RX for method 3)."""
         return self._vault.dh(self._slot).exchange(peer_public_key)
