@@ -3,7 +3,7 @@
 The meter is the :class:`Initiator`, the head-end the :class:`Responder`. Both take bytes
 and return events and bytes; randomness comes in as ``rng``, private keys stay behind key
 handles, and credentials are looked up by the application when a
-:class:`CredentialNeeded` event asks for one. See docs/protocol-edhoc.md.
+:class:`CredentialNeeded` event asks for one. See docs/protocol.md section 4.
 
 Modules: ``encoding`` (strict CBOR items), ``ead``, ``credentials``, ``id_cred``,
 ``messages``, ``key_schedule``, ``authentication``, ``config``, ``events``,

@@ -116,7 +116,7 @@ class SigningKeyHandle:
 
 
 class SessionHandle:
-    """A record-layer session whose keys live in the element (docs/protocol-records.md)."""
+    """A record-layer session whose keys live in the element (docs/protocol.md)."""
 
     __slots__ = ("_number", "_vault")
 

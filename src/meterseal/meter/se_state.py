@@ -1,6 +1,6 @@
 """The secure element's state and its encrypted-at-rest blob.
 
-The blob (docs/protocol-records.md section 6) is::
+The blob (docs/protocol.md section 7) is::
 
     header = "MSSE" || version (1) || log2(N) (1) || r (1) || p (1) || salt (16) || nonce (12)
     blob   = header || AES-GCM-128(KEK, nonce, plaintext = CBOR(state), aad = header)

@@ -347,7 +347,7 @@ class SecureElement:
         initiator: bool,
         config: RecordConfig | None = None,
     ) -> SessionHandle:
-        """Derive a record session inside the element (docs/protocol-records.md)."""
+        """Derive a record session inside the element (docs/protocol.md)."""
         make = RecordLayer.for_initiator if initiator else RecordLayer.for_responder
         number = self._vault.add_session(make(suite, exporter, c_i, c_r, config))
         return SessionHandle(self._vault, number)

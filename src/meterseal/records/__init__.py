@@ -1,7 +1,7 @@
 """Protected records after EDHOC: keys from the exporter, nonces, replay window, key update.
 
 The public surface is :class:`RecordLayer` and its result types; see
-docs/protocol-records.md for the wire format and key schedule.
+docs/protocol.md for the wire format and key schedule.
 """
 
 from meterseal.records.keys import LABEL_MASTER_SALT, LABEL_MASTER_SECRET, Exporter

@@ -1,6 +1,6 @@
 """The record key schedule: from the EDHOC exporter to per-direction, per-epoch AEAD keys.
 
-See docs/protocol-records.md section 5.2. In short (H = the suite's
+See docs/protocol.md section 6.2. In short (H = the suite's
 ``app_hash``, HKDF per RFC 5869, info an OSCORE-style CBOR array, RFC 8613 section 3.2.1)::
 
     master_secret = EDHOC_Exporter(32768, h'', H.digest_size)   RFC 9528 section 4.2.1

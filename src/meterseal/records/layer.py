@@ -5,7 +5,7 @@ payload into record bytes and :meth:`RecordLayer.open` turns record bytes into a
 :class:`~meterseal.records.wire.Record`. It does no I/O, reads no clock and draws no
 randomness; the transport, the meter simulator and the tests all wrap it.
 
-Sending (docs/protocol-records.md section 5.5): sequence numbers start at 0 in every epoch
+Sending (docs/protocol.md section 6.5): sequence numbers start at 0 in every epoch
 and increase by one; after ``limit`` records (a fraction of the AEAD's ``max_messages``,
 draft-irtf-cfrg-aead-limits) the sender ratchets to the next epoch before sealing.
 
@@ -253,7 +253,7 @@ class RecordLayer:
         return self.seal(reason, RecordType.CLOSE)
 
     def seal(self, payload: bytes, record_type: RecordType = RecordType.APPLICATION_DATA) -> bytes:
-        """Protect ``payload`` as the next record (docs/protocol-records.md section 5.5).
+        """Protect ``payload`` as the next record (docs/protocol.md section 6.5).
 
         Raises :class:`RecordError` after CLOSE, :class:`KeyLimitError` when the last epoch
         is used up. A failed call consumes no sequence number.
@@ -273,7 +273,7 @@ class RecordLayer:
         return header + keys.aead.seal(nonce, payload, header + keys.aad_suffix)
 
     def open(self, record: bytes) -> Record:
-        """Authenticate and decrypt one record (docs/protocol-records.md section 5.6).
+        """Authenticate and decrypt one record (docs/protocol.md section 6.6).
 
         Raises :class:`ReplayError` for a repeated or too old sequence number, and
         :class:`RecordError` for anything else wrong (malformed, unknown type or version,

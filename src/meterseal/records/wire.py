@@ -1,6 +1,6 @@
 """The protected record's wire format: one header byte, the sequence number, the AEAD output.
 
-See docs/protocol-records.md section 5.4. A record is::
+See docs/protocol.md section 6.4. A record is::
 
     record = header || ciphertext || tag
     header = flags (1 byte) || seq (1..5 bytes, big-endian, shortest form)

@@ -1,4 +1,4 @@
-"""Properties of the record layer (docs/protocol-records.md), checked with Hypothesis."""
+"""Properties of the record layer (docs/protocol.md), checked with Hypothesis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worked example in docs/protocol-records.md ("Example") is what the code produces.
+"""The worked example in docs/protocol.md ("Example") is what the code produces.
 
 The exporter outputs are fixed bytes, so an independent implementation can start from the
 same values; if the key schedule or format changes, this test and the document change

@@ -1,4 +1,4 @@
-"""The record layer against an independent implementation of docs/protocol-records.md.
+"""The record layer against an independent implementation of docs/protocol.md.
 
 The expected records are built here from the spec text with ``cryptography``'s HKDF,
 HMAC and AES-GCM and ``cbor2`` directly, not with MeterSeal's key schedule, so a

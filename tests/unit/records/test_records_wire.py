@@ -1,4 +1,4 @@
-"""The record header (docs/protocol-records.md, "Record format")."""
+"""The record header (docs/protocol.md, "Record format")."""
 
 from __future__ import annotations
 
