@@ -10,6 +10,9 @@ missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 ldconfig -p 2>/dev/null | grep -q 'libcrypto\.so\.3' || missing+=(libssl3)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# The crypto machine's PKCS#11 backend is tested against SoftHSM2.
+{ [ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1; } \
+    || missing+=(softhsm2)
 # The benchmarks compile a small C ceiling program against libcrypto.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)

@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 from meterseal.bench import crypto
 from meterseal.bench.report import BenchResult, machine_description, render_json, render_table
+from meterseal.hsm import bench as hsm_bench
 from meterseal.store import bench as store_bench
 
 AREAS: dict[str, Callable[[float], list[BenchResult]]] = {
     "crypto": crypto.run,
+    "hsm": hsm_bench.run,
     "store": store_bench.run,
 }
 
