@@ -8,6 +8,7 @@ key object private and expose only the public key and the operation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,8 +42,13 @@ def scalar_from_rng(rng: Rng, order: int) -> int:
             return candidate
 
 
+@lru_cache(maxsize=1024)
 def p256_public_from_x(x: bytes) -> ec.EllipticCurvePublicKey:
-    """Load a P-256 point from its x-coordinate alone (RFC 9528 section 3.7)."""
+    """Load a P-256 point from its x-coordinate alone (RFC 9528 section 3.7).
+
+    Cached: a handshake meets the same peer point several times (validation, then one
+    exchange per static or ephemeral key), and a head-end the same meters every day. The
+    cache holds public points only; an invalid x raises and is not cached."""
     if len(x) != 32:
         raise InvalidKeyError(f"P-256 x-coordinate must be 32 bytes, got {len(x)}")
     try:
@@ -51,8 +57,9 @@ def p256_public_from_x(x: bytes) -> ec.EllipticCurvePublicKey:
         raise InvalidKeyError("not the x-coordinate of a P-256 point") from exc
 
 
+@lru_cache(maxsize=1024)
 def p256_public_from_point(point: bytes) -> ec.EllipticCurvePublicKey:
-    """Load a P-256 point from its SEC1 encoding (compressed or uncompressed)."""
+    """Load a P-256 point from its SEC1 encoding (compressed or uncompressed); cached."""
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError as exc:
