@@ -9,8 +9,18 @@ backend's module.
 
 Ingest calls :meth:`Store.store_batches` with every batch it has ready: one transaction
 for all of them, one outcome each (STORED, DUPLICATE, CONFLICT), durable on return.
+Signed head-end commands wait in a per-meter queue (:mod:`meterseal.store.commands`).
 """
 
+from meterseal.store.commands import (
+    COMMAND_ACKED,
+    COMMAND_EXPIRED,
+    COMMAND_FAILED,
+    COMMAND_QUEUED,
+    COMMAND_REJECTED,
+    COMMAND_SENT,
+    CommandRow,
+)
 from meterseal.store.errors import (
     DuplicateMeterError,
     InvalidRowError,
@@ -40,12 +50,19 @@ from meterseal.store.rows import (
 from meterseal.store.sqlite import SqliteStore
 
 __all__ = [
+    "COMMAND_ACKED",
+    "COMMAND_EXPIRED",
+    "COMMAND_FAILED",
+    "COMMAND_QUEUED",
+    "COMMAND_REJECTED",
+    "COMMAND_SENT",
     "CONSUMPTION_REGISTER",
     "METER_TYPES",
     "STATE_REGISTERED",
     "STATE_REVOKED",
     "BatchItem",
     "BatchRow",
+    "CommandRow",
     "DayConsumption",
     "DuplicateMeterError",
     "InvalidRowError",

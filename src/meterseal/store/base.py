@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from meterseal.store import consumption
+from meterseal.store.commands import CommandQueries
 from meterseal.store.errors import DuplicateMeterError, UnknownMeterError
 from meterseal.store.rows import (
     CONSUMPTION_REGISTER,
@@ -81,7 +82,7 @@ def _meter(row: Row) -> MeterRecord:
     return MeterRecord(row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]), row[6], row[7])
 
 
-class SqlStore(abc.ABC):
+class SqlStore(CommandQueries, abc.ABC):
     """The :class:`~meterseal.store.interface.Store` methods common to both backends."""
 
     DAY_LASTS_SQL: str

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Protocol
 
+from meterseal.store.commands import CommandRow, SignCommand
 from meterseal.store.rows import (
     BatchItem,
     BatchRow,
@@ -93,6 +94,41 @@ class Store(Protocol):
 
     def iter_batches(self) -> Iterator[BatchRow]:
         """Every stored batch in (meter ID, sequence) order, fetched page by page."""
+        ...
+
+    def queue_command(
+        self, meter_id: str, kind: int, created_at: int, expires_at: int, sign: SignCommand
+    ) -> CommandRow:
+        """Allocate a command id, ``sign(id)`` the command, and store it queued, atomically.
+
+        See :mod:`meterseal.store.commands`; :class:`UnknownMeterError` for an unknown meter.
+        """
+        ...
+
+    def get_command(self, command_id: int) -> CommandRow | None:
+        """The command with this id, or None."""
+        ...
+
+    def open_commands(self, meter_id: str, now: int) -> list[CommandRow]:
+        """The meter's queued or sent commands, oldest first, after expiring stale ones."""
+        ...
+
+    def mark_commands_sent(self, command_ids: Sequence[int], sent_at: int) -> None:
+        """Record that these queued commands were handed to the meter."""
+        ...
+
+    def record_command_ack(
+        self,
+        meter_id: str,
+        command_id: int,
+        *,
+        state: str,
+        acked_at: int,
+        status: int,
+        reason: int,
+        detail: int,
+    ) -> bool:
+        """Record the meter's ack of one of its open commands; False if it had none."""
         ...
 
     def close(self) -> None:

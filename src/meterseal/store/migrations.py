@@ -10,7 +10,8 @@ and the readings (one row per meter, interval end, register: see
 :mod:`meterseal.store.rows`). Version 2 adds ``meter_latest``, each meter's latest value
 per register, kept up to date by ``store_batches`` so that ``latest_state`` reads one
 small row per meter and register instead of scanning readings; it is backfilled from any
-readings already stored.
+readings already stored. Version 3 adds ``commands``, the queue of signed head-end
+commands per meter and the meters' acks (see :mod:`meterseal.store.commands`).
 
 Readings carry no foreign key to batches: the store writes a batch and its readings in
 the same transaction, and a per-row key check would cost a lookup per reading.
@@ -114,6 +115,28 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
                 GROUP BY meter_ref, register""",
         ),
     ),
+    Migration(
+        3,
+        "commands: signed head-end commands per meter, delivery and ack",
+        (
+            # AUTOINCREMENT: ids are never reused, so they only ever increase per meter.
+            """CREATE TABLE commands (
+                command_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                meter_ref INTEGER NOT NULL REFERENCES meters (id),
+                kind INTEGER NOT NULL,
+                signed_command BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN
+                    ('queued', 'sent', 'acked', 'rejected', 'failed', 'expired')),
+                sent_at INTEGER,
+                acked_at INTEGER,
+                ack_status INTEGER,
+                ack_reason INTEGER,
+                ack_detail INTEGER)""",
+            "CREATE INDEX commands_open ON commands (meter_ref, state, command_id)",
+        ),
+    ),
 )
 
 POSTGRES_BOOTSTRAP = (
@@ -175,6 +198,27 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             """INSERT INTO meter_latest (meter_ref, register, at, value)
                 SELECT DISTINCT ON (meter_ref, register) meter_ref, register, at, value
                 FROM readings ORDER BY meter_ref, register, at DESC, batch_seq DESC""",
+        ),
+    ),
+    Migration(
+        3,
+        "commands: signed head-end commands per meter, delivery and ack",
+        (
+            """CREATE TABLE commands (
+                command_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                meter_ref bigint NOT NULL REFERENCES meters (id),
+                kind integer NOT NULL,
+                signed_command bytea NOT NULL,
+                created_at bigint NOT NULL,
+                expires_at bigint NOT NULL,
+                state text NOT NULL CHECK (state IN
+                    ('queued', 'sent', 'acked', 'rejected', 'failed', 'expired')),
+                sent_at bigint,
+                acked_at bigint,
+                ack_status integer,
+                ack_reason integer,
+                ack_detail bigint)""",
+            "CREATE INDEX commands_open ON commands (meter_ref, state, command_id)",
         ),
     ),
 )

@@ -27,7 +27,8 @@ transaction fail: both readings are kept, each traceable to its signed batch. Th
 (interval, register) twice inside *one* batch is a malformed batch and violates the key.
 
 Register codes are small integers (:class:`Register`); values are integers in the unit
-the register's name carries (Wh, litres, decivolts, mA, W). Times are unix seconds, UTC.
+the register's name carries (Wh, decilitres, decivolts, mA, W): the units the meters
+sign, so nothing is rounded on the way in. Times are unix seconds, UTC.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Register(enum.IntEnum):
 
     ENERGY_IMPORT_WH = 1  # cumulative active energy imported
     ENERGY_EXPORT_WH = 2  # cumulative active energy exported
-    VOLUME_L = 3  # cumulative volume (water, gas)
+    VOLUME_DL = 3  # cumulative volume (water, gas), decilitres: the meter's own unit
+    VOLUME_L = 3  # alias of VOLUME_DL kept for older callers: the value is in decilitres
     VOLTAGE_DV = 4  # instantaneous voltage, decivolts
     CURRENT_MA = 5  # instantaneous current, milliamperes
     POWER_W = 6  # instantaneous active power, watts
@@ -58,8 +60,8 @@ class Register(enum.IntEnum):
 
 CONSUMPTION_REGISTER = {
     "electricity": Register.ENERGY_IMPORT_WH,
-    "water": Register.VOLUME_L,
-    "gas": Register.VOLUME_L,
+    "water": Register.VOLUME_DL,
+    "gas": Register.VOLUME_DL,
 }
 """The cumulative register whose daily differences are a meter type's consumption."""
 

@@ -1,0 +1,155 @@
+"""The head-end's entry points: start it (tests, the demo) or run it until a signal (serve).
+
+Two modes, one code path per connection:
+
+* ``workers == 1``: in-process. One asyncio loop (the caller's) accepts connections and
+  runs TCP, EDHOC, records and signature checks; two store threads (writer, reader) do
+  the database work. For tests, the demo and small fleets.
+* ``workers > 1``: :mod:`meterseal.headend.workers`. N processes accept on one port
+  (``SO_REUSEPORT``), each a complete in-process head-end with its own store
+  connections, so that every core verifies signatures and decrypts records. The
+  processes share nothing but the database (SQLite serialises their write transactions,
+  PostgreSQL runs them side by side).
+
+Both return a handle: ``.port``, ``.stats()``, ``await .queue_command(...)``,
+``await .revoke(...)`` and ``await .close()`` (graceful: whatever arrived is stored and
+acked, sessions get a CLOSE record, the stores are closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Protocol
+
+from meterseal.crypto.interfaces import Rng
+from meterseal.headend.config import HeadendConfig, KeySource, StoreFactory, open_keys
+from meterseal.headend.connection import MeterConnection
+from meterseal.headend.core import HeadendCore
+from meterseal.headend.stats import HeadendStats
+from meterseal.messages import CommandParams
+from meterseal.store import CommandRow, open_store
+
+
+class HeadendHandle(Protocol):
+    """A running head-end, in-process or multi-process."""
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on."""
+        ...
+
+    def stats(self) -> HeadendStats:
+        """The counters now (summed over the workers)."""
+        ...
+
+    async def queue_command(
+        self, meter_id: str, params: CommandParams, ttl: int | None = None
+    ) -> CommandRow:
+        """Sign and queue a command; a connected meter gets it at once."""
+        ...
+
+    async def revoke(self, meter_id: str) -> None:
+        """Revoke a meter: refused from now on, its live session closed."""
+        ...
+
+    async def close(self) -> HeadendStats:
+        """Shut down gracefully; return the final counters."""
+        ...
+
+
+class LocalHeadend:
+    """The in-process head-end (``workers == 1``)."""
+
+    def __init__(self, core: HeadendCore, server: asyncio.Server) -> None:
+        self.core = core
+        self._server = server
+        self._port: int = server.sockets[0].getsockname()[1]
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on."""
+        return self._port
+
+    def stats(self) -> HeadendStats:
+        """A copy of the counters."""
+        return self.core.snapshot()
+
+    async def queue_command(
+        self, meter_id: str, params: CommandParams, ttl: int | None = None
+    ) -> CommandRow:
+        """Sign and queue a command; a connected meter gets it at once."""
+        return await self.core.queue_command(meter_id, params, ttl)
+
+    async def revoke(self, meter_id: str) -> None:
+        """Revoke a meter: refused from now on, its live session closed."""
+        await self.core.revoke(meter_id)
+
+    async def close(self) -> HeadendStats:
+        """Stop accepting, drain, close the sessions and the store; the final counters."""
+        self._server.close()
+        await self.core.close()
+        return self.stats()
+
+
+def default_store_factory(config: HeadendConfig) -> StoreFactory:
+    """Opens (and migrates) the store that ``config.store_url`` names."""
+    return partial(open_store, config.store_url)
+
+
+async def start_headend(
+    config: HeadendConfig,
+    keys: KeySource,
+    *,
+    store_factory: StoreFactory | None = None,
+    rng: Rng = os.urandom,
+    clock: Callable[[], float] = time.time,
+) -> HeadendHandle:
+    """Start a head-end on the running loop (``workers > 1``: start worker processes).
+
+    With workers, ``keys`` and ``store_factory`` must be picklable (module-level
+    functions or partials of them): each worker process calls them itself.
+    """
+    if config.workers > 1:
+        from meterseal.headend.workers import start_workers  # noqa: PLC0415 - optional mode
+
+        return await start_workers(config, keys, store_factory)
+    factory = store_factory or default_store_factory(config)
+    core = HeadendCore(config, open_keys(keys), store_factory=factory, rng=rng, clock=clock)
+    await core.start()
+    server = await asyncio.get_running_loop().create_server(
+        partial(MeterConnection, core), config.host, config.port, backlog=config.backlog
+    )
+    return LocalHeadend(core, server)
+
+
+def run_headend(
+    config: HeadendConfig,
+    keys: KeySource,
+    *,
+    store_factory: StoreFactory | None = None,
+    on_ready: Callable[[HeadendHandle], None] | None = None,
+) -> HeadendStats:
+    """Run a head-end until SIGINT or SIGTERM; return the final counters (``serve``)."""
+    return asyncio.run(_serve(config, keys, store_factory, on_ready))
+
+
+async def _serve(
+    config: HeadendConfig,
+    keys: KeySource,
+    store_factory: StoreFactory | None,
+    on_ready: Callable[[HeadendHandle], None] | None,
+) -> HeadendStats:
+    handle = await start_headend(config, keys, store_factory=store_factory)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if on_ready is not None:
+        on_ready(handle)
+    await stop.wait()
+    return await handle.close()
