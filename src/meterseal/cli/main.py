@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from meterseal import __version__
 from meterseal.cli.bench_command import AREAS, run_bench
+from meterseal.cli.demo_command import add_arguments as add_demo_arguments
+from meterseal.cli.demo_command import run_demo_command
 from meterseal.errors import MeterSealError
 
 
@@ -21,6 +23,14 @@ def _add_bench(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     bench.set_defaults(handler=run_bench)
 
 
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="a head-end on SQLite and a simulated fleet, end to end, no services"
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(handler=run_demo_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterseal", description="Secure smart-meter data collection."
@@ -28,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meterseal {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_bench(subparsers)
+    _add_demo(subparsers)
     return parser
 
 
