@@ -32,27 +32,13 @@ def _check_lengths(key: bytes, key_length: int, name: str) -> None:
         raise InvalidKeyError(f"{name} needs a {key_length}-byte key, got {len(key)}")
 
 
-class _AesCcmKey:
+class _OneShotAeadKey:
+    """An AEAD key around one of ``cryptography``'s one-shot AEAD objects (AESCCM, AESGCM)."""
+
     __slots__ = ("_cipher",)
 
-    def __init__(self, key: bytes, tag_length: int) -> None:
-        self._cipher = AESCCM(key, tag_length=tag_length)
-
-    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        return self._cipher.encrypt(nonce, plaintext, aad)
-
-    def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        try:
-            return self._cipher.decrypt(nonce, ciphertext, aad)
-        except InvalidTag as exc:
-            raise DecryptionError("AEAD tag did not verify") from exc
-
-
-class _AesGcmKey:
-    __slots__ = ("_cipher",)
-
-    def __init__(self, key: bytes) -> None:
-        self._cipher = AESGCM(key)
+    def __init__(self, cipher: AESCCM | AESGCM) -> None:
+        self._cipher = cipher
 
     def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         return self._cipher.encrypt(nonce, plaintext, aad)
@@ -102,7 +88,7 @@ class AesCcm:
 
     def key(self, key: bytes) -> AeadKey:
         _check_lengths(key, self.key_length, self.name)
-        return _AesCcmKey(key, self.tag_length)
+        return _OneShotAeadKey(AESCCM(key, tag_length=self.tag_length))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +102,7 @@ class AesGcm:
 
     def key(self, key: bytes) -> AeadKey:
         _check_lengths(key, self.key_length, self.name)
-        return _AesGcmKey(key)
+        return _OneShotAeadKey(AESGCM(key))
 
 
 @dataclass(frozen=True, slots=True)
