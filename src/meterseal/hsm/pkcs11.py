@@ -58,6 +58,7 @@ from meterseal.hsm.errors import (
     WrongKeyKindError,
     WrongPassphraseError,
 )
+from meterseal.hsm.handles import LabelledHandle
 from meterseal.hsm.interface import DEFAULT_METER_KEY_LENGTH, KeyInfo, KeyKind, check_label
 from meterseal.hsm.pkcs11_objects import (
     CLASSIFYING_ATTRIBUTES,
@@ -141,26 +142,17 @@ def _open_token(module_path: str, token_label: str) -> Any:
         raise HsmUnavailableError(f"cannot use the PKCS#11 module {module_path}") from exc
 
 
-class _Pkcs11DhKey:
+class _Pkcs11DhKey(LabelledHandle):
     """A P-256 DH key on the token; exchange runs CKM_ECDH1_DERIVE there."""
 
-    __slots__ = ("_label", "_machine", "_point", "_private")
+    __slots__ = ("_machine", "_point", "_private")
+    _kind = "PKCS#11 DH key"
 
     def __init__(self, machine: Pkcs11Machine, label: str, private: Any, point: bytes) -> None:
+        super().__init__(label)
         self._machine = machine
-        self._label = label
         self._private = private
         self._point = point
-
-    def __repr__(self) -> str:
-        return f"<PKCS#11 DH key {self._label!r}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("key handles cannot be pickled")
-
-    @property
-    def label(self) -> str:
-        return self._label
 
     @property
     def public_key(self) -> bytes:
@@ -177,29 +169,22 @@ class _Pkcs11DhKey:
         return self._machine.ecdh(self._private, point)
 
 
-class _Pkcs11SigningKey:
+class _Pkcs11SigningKey(LabelledHandle):
     """An ES256 or EdDSA signing key on the token."""
 
-    __slots__ = ("_algorithm", "_label", "_machine", "_private", "_public")
+    __slots__ = ("_algorithm", "_machine", "_private", "_public")
 
     def __init__(
         self, machine: Pkcs11Machine, label: str, private: Any, public: bytes, algorithm: str
     ) -> None:
+        super().__init__(label)
         self._machine = machine
-        self._label = label
         self._private = private
         self._public = public
         self._algorithm = algorithm
 
     def __repr__(self) -> str:
         return f"<PKCS#11 {self._algorithm} key {self._label!r}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("key handles cannot be pickled")
-
-    @property
-    def label(self) -> str:
-        return self._label
 
     @property
     def public_key(self) -> bytes:

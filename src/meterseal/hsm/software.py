@@ -38,6 +38,7 @@ from meterseal.hsm.errors import (
     UnsupportedByBackendError,
     WrongKeyKindError,
 )
+from meterseal.hsm.handles import LabelledHandle
 from meterseal.hsm.interface import DEFAULT_METER_KEY_LENGTH, KeyInfo, KeyKind, check_label
 from meterseal.hsm.kek import KekSource
 from meterseal.hsm.keystore_file import (
@@ -183,25 +184,16 @@ class _Vault:
         self.closed = True
 
 
-class _KeystoreDhKey:
+class _KeystoreDhKey(LabelledHandle):
     """A DH key handle: public data, and the label the vault knows the key by."""
 
-    __slots__ = ("_label", "_public_point", "_vault")
+    __slots__ = ("_public_point", "_vault")
+    _kind = "software DH key"
 
     def __init__(self, vault: _Vault, label: str, public_point: bytes) -> None:
+        super().__init__(label)
         self._vault = vault
-        self._label = label
         self._public_point = public_point
-
-    def __repr__(self) -> str:
-        return f"<software DH key {self._label!r}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("key handles cannot be pickled")
-
-    @property
-    def label(self) -> str:
-        return self._label
 
     @property
     def public_key(self) -> bytes:
@@ -217,25 +209,16 @@ class _KeystoreDhKey:
         return self._vault.dh(self._label).exchange(peer_public_key)
 
 
-class _KeystoreSigningKey:
+class _KeystoreSigningKey(LabelledHandle):
     """A signing key handle: the public key, and the label the vault knows the key by."""
 
-    __slots__ = ("_label", "_public_key", "_vault")
+    __slots__ = ("_public_key", "_vault")
+    _kind = "software signing key"
 
     def __init__(self, vault: _Vault, label: str, public_key: bytes) -> None:
+        super().__init__(label)
         self._vault = vault
-        self._label = label
         self._public_key = public_key
-
-    def __repr__(self) -> str:
-        return f"<software signing key {self._label!r}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("key handles cannot be pickled")
-
-    @property
-    def label(self) -> str:
-        return self._label
 
     @property
     def public_key(self) -> bytes:
