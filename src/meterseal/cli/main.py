@@ -10,6 +10,10 @@ from meterseal import __version__
 from meterseal.cli.bench_command import AREAS, run_bench
 from meterseal.cli.demo_command import add_arguments as add_demo_arguments
 from meterseal.cli.demo_command import run_demo_command
+from meterseal.cli.serve_command import add_arguments as add_serve_arguments
+from meterseal.cli.serve_command import run_serve_command
+from meterseal.cli.simulate_command import add_arguments as add_simulate_arguments
+from meterseal.cli.simulate_command import run_simulate_command
 from meterseal.errors import MeterSealError
 
 
@@ -31,6 +35,24 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.set_defaults(handler=run_demo_command)
 
 
+def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "run the head-end until SIGINT or SIGTERM (settings: --config FILE)"
+    serve = subparsers.add_parser("serve", help=about, description=about)
+    add_serve_arguments(serve)
+    serve.set_defaults(handler=run_serve_command)
+
+
+def _add_simulate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = (
+        "a simulated fleet uploading to a running head-end; its meters trust the head-end "
+        "from DATA_DIR/headend-trust.cbor and are registered straight into the head-end's "
+        "store (the stand-in for the security server, until it exists)"
+    )
+    simulate = subparsers.add_parser("simulate", help=about, description=about)
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(handler=run_simulate_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterseal", description="Secure smart-meter data collection."
@@ -39,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_bench(subparsers)
     _add_demo(subparsers)
+    _add_serve(subparsers)
+    _add_simulate(subparsers)
     return parser
 
 
