@@ -27,6 +27,7 @@ from meterseal.headend.events import (
     CommandAckReceived,
     CredentialRequested,
     PongReceived,
+    RecordRejected,
     Reply,
     SessionClosed,
     SessionEstablished,
@@ -153,9 +154,22 @@ class MeterConnection(asyncio.Protocol):
     def _on_pong(self, event: PongReceived) -> None:
         del event  # any record already counts as activity
 
+    def _on_record_rejected(self, event: RecordRejected) -> None:
+        self._core.stats.record_failures += 1
+        log.info("meter %s: record dropped: %s", self._claimed, event.detail)
+
     def _on_closed(self, event: SessionClosed) -> None:
         self._finish(event.reason, event.detail)
-        if self._transport is not None:
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close TCP. If bytes are still waiting for the peer to read them, abort instead:
+        a meter that never reads must not keep its socket after its session ended."""
+        if self._transport is None:
+            return
+        if self._transport.get_write_buffer_size() > 0:
+            self._transport.abort()
+        else:
             self._transport.close()
 
     # --- ingest ---------------------------------------------------------------------------
@@ -279,8 +293,7 @@ class MeterConnection(asyncio.Protocol):
         if data and self._transport is not None:
             self._transport.write(data)
         self._finish(reason, "")
-        if self._transport is not None:
-            self._transport.close()
+        self._close_transport()
 
     def _finish(self, reason: CloseReason, detail: str) -> None:
         """Count and log the end of the session (once)."""
@@ -295,6 +308,7 @@ _HANDLERS: dict[type[Any], Callable[[MeterConnection, Any], None]] = {
     BatchReceived: MeterConnection._on_batch,
     CommandAckReceived: MeterConnection._on_command_ack,
     PongReceived: MeterConnection._on_pong,
+    RecordRejected: MeterConnection._on_record_rejected,
     SessionClosed: MeterConnection._on_closed,
 }
 """What the connection does with each session event."""

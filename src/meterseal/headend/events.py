@@ -88,6 +88,13 @@ class PongReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordRejected:
+    """A record failed to authenticate or was a replay: dropped, session state unchanged."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionClosed:
     """The session is over: the transport closes after writing any earlier Reply."""
 
@@ -102,6 +109,7 @@ SessionEvent = (
     | BatchReceived
     | CommandAckReceived
     | PongReceived
+    | RecordRejected
     | SessionClosed
 )
 """Everything a session reports."""

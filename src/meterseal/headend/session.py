@@ -59,6 +59,7 @@ from meterseal.headend.events import (
     CommandAckReceived,
     CredentialRequested,
     PongReceived,
+    RecordRejected,
     Reply,
     SessionClosed,
     SessionEstablished,
@@ -344,6 +345,7 @@ class HeadendSession:
             raise _Failure(CloseReason.PEER_CLOSED, record.payload.hex(), self._close_record(b""))
 
     def _record_failed(self, error: RecordError) -> None:
+        self._events.append(RecordRejected(str(error)))
         self._failures += 1
         if self._failures > self._limits.max_record_failures:
             detail = f"{self._failures} records failed to authenticate, the last: {error}"

@@ -120,13 +120,6 @@ async def test_reliability_all_attack_modes_at_once_are_refused_and_counted(
     assert exactly_once_problems(result, store_url) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="head-end bug: HeadendSession._record_failed (src/meterseal/headend/session.py) "
-    "drops a record that fails to authenticate without reporting an event, so "
-    "HeadendStats.record_failures is never incremented and replayed records leave no count",
-)
 @async_test
 async def test_reliability_replayed_records_are_counted_as_record_failures(
     sqlite_store_url: str,

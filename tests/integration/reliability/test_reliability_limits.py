@@ -244,14 +244,6 @@ async def test_reliability_meter_that_never_reads_its_acks_is_closed_when_idle(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="head-end bug: MeterConnection.close (src/meterseal/headend/connection.py) calls "
-    "transport.close(), which waits for the write buffer to drain; a peer that stopped "
-    "reading never drains it, so the idle-timed-out connection and its socket are never "
-    "released (connection_lost never runs; HeadendStats.connections stays up)",
-)
 @async_test
 async def test_reliability_flooding_meter_that_never_reads_is_released_when_idle(
     sqlite_store_url: str,
