@@ -23,6 +23,7 @@ from meterseal.headend import (
     CommandAckReceived,
     CredentialRequested,
     PongReceived,
+    RecordRejected,
     Reply,
     SessionClosed,
     SessionEstablished,
@@ -205,8 +206,9 @@ def test_records_that_fail_to_authenticate_are_dropped_until_the_limit() -> None
     drive = Drive(make_meter("ELEC-1"), new_session(limits=SessionLimits(max_record_failures=2)))
     drive.establish()
     forged = encode_frame(FrameKind.RECORD, b"\x40\x07" + bytes(20))
-    assert drive.session.receive(forged) == []
-    assert drive.session.receive(forged) == []
+    dropped = RecordRejected("record did not authenticate")
+    assert drive.session.receive(forged) == [dropped]  # dropped and reported, not closed
+    assert drive.session.receive(forged) == [dropped]
     assert drive.send(Ping(1)) != []  # still open
     events = drive.session.receive(forged)
     assert closed(events).reason is CloseReason.RECORD_FAILURES
