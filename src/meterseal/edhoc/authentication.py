@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from meterseal import cbor
+from meterseal.cbor import MAJOR_ARRAY, encode_bstr, encode_head, encode_tstr
 from meterseal.crypto.interfaces import DhKey, SigningKey
 from meterseal.crypto.suites import CipherSuite
 from meterseal.edhoc.credentials import Credential, KeyUse
@@ -62,6 +62,10 @@ class LocalIdentity:
         return self.signing_key is not None
 
 
+_SIGNATURE1_HEAD = encode_head(MAJOR_ARRAY, 4) + encode_tstr("Signature1")
+"""The first bytes of every Sig_structure: an array of four items, then "Signature1"."""
+
+
 @dataclass(frozen=True, slots=True)
 class Covered:
     """What MAC_x and the signature cover (RFC 9528 sections 5.3.2 and 5.4.2).
@@ -79,14 +83,15 @@ class Covered:
     def context(self) -> bytes:
         """context_2 = << C_R, ID_CRED_R, TH_2, CRED_R, ? EAD_2 >>; context_3 lacks C_R."""
         return (
-            self.prefix + self.id_cred.encoded + cbor.encode(self.th) + self.credential + self.ead
+            self.prefix + self.id_cred.encoded + encode_bstr(self.th) + self.credential + self.ead
         )
 
     def to_be_signed(self, mac: bytes) -> bytes:
         """The COSE Sig_structure ["Signature1", << ID_CRED_x >>, << TH_x, CRED_x, ? EAD_x
         >>, MAC_x] (RFC 9052 section 4.4)."""
-        external_aad = cbor.encode(self.th) + self.credential + self.ead
-        return cbor.encode(["Signature1", self.id_cred.encoded, external_aad, mac])
+        external_aad = encode_bstr(self.th) + self.credential + self.ead
+        protected = encode_bstr(self.id_cred.encoded)
+        return _SIGNATURE1_HEAD + protected + encode_bstr(external_aad) + encode_bstr(mac)
 
 
 def signature_or_mac(identity: LocalIdentity, covered: Covered, mac: bytes) -> bytes:

@@ -114,18 +114,22 @@ def compute_mac(
     suite = need(context.suite, "suite")
     length = mac_length(suite, signs)
     value = mac(suite.edhoc_hash, prk, label, covered.context(), length)
-    context.log(label.name, value)
+    context.log(_MAC_NAMES[label], value)
     return value
 
 
+_MAC_NAMES = {KdfLabel.MAC_2: "MAC_2", KdfLabel.MAC_3: "MAC_3"}
 _AEAD_LABELS = {3: (KdfLabel.K_3, KdfLabel.IV_3), 4: (KdfLabel.K_4, KdfLabel.IV_4)}
+_AEAD_NAMES = {n: (f"K_{n}", f"IV_{n}", f"CIPHERTEXT_{n}", f"PLAINTEXT_{n}") for n in (3, 4)}
+"""Key-log names of K_x, IV_x, CIPHERTEXT_x and PLAINTEXT_x for message_3 and message_4."""
 
 
 def _aead(context: HandshakeContext, prk: bytes, message: int) -> tuple[AeadKey, bytes]:
     suite = need(context.suite, "suite")
     key, iv = aead_key_iv(suite, prk, context.th, _AEAD_LABELS[message])
-    context.log(f"K_{message}", key)
-    context.log(f"IV_{message}", iv)
+    names = _AEAD_NAMES[message]
+    context.log(names[0], key)
+    context.log(names[1], iv)
     return suite.edhoc_aead.key(key), iv
 
 
@@ -133,7 +137,7 @@ def seal(context: HandshakeContext, prk: bytes, message: int, plaintext: bytes) 
     """CIPHERTEXT_3 / CIPHERTEXT_4: COSE_Encrypt0 under K_x, IV_x with AAD A_x."""
     key, iv = _aead(context, prk, message)
     ciphertext = key.seal(iv, plaintext, encrypt0_aad(context.th))
-    context.log(f"CIPHERTEXT_{message}", ciphertext)
+    context.log(_AEAD_NAMES[message][2], ciphertext)
     return ciphertext
 
 
@@ -141,7 +145,7 @@ def open_ciphertext(context: HandshakeContext, prk: bytes, message: int, data: b
     """Decrypt CIPHERTEXT_3 / CIPHERTEXT_4, raising DecryptionError on a bad tag."""
     key, iv = _aead(context, prk, message)
     plaintext = key.open(iv, data, encrypt0_aad(context.th))
-    context.log(f"PLAINTEXT_{message}", plaintext)
+    context.log(_AEAD_NAMES[message][3], plaintext)
     return plaintext
 
 

@@ -60,4 +60,7 @@ class ResponderConfig:
 
     def suite(self, value: int) -> CipherSuite | None:
         """The supported suite with this value, if any."""
-        return next((suite for suite in self.suites if suite.value == value), None)
+        for suite in self.suites:
+            if suite.value == value:
+                return suite
+        return None

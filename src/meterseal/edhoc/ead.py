@@ -34,13 +34,13 @@ class EadItem:
     def encode(self) -> bytes:
         """The item's CBOR sequence: the label, then the value if there is one."""
         if self.value is None:
-            return cbor.encode(self.label)
-        return cbor.encode_sequence(self.label, self.value)
+            return cbor.encode_int(self.label)
+        return cbor.encode_int(self.label) + cbor.encode_bstr(self.value)
 
 
 def encode_ead(items: Iterable[EadItem]) -> bytes:
     """Encode an EAD field (an empty field is absent: no bytes)."""
-    return b"".join(item.encode() for item in items)
+    return b"".join([item.encode() for item in items])
 
 
 def decode_ead(items: Sequence[Item], what: str) -> tuple[EadItem, ...]:
@@ -68,4 +68,4 @@ def check_critical(items: Iterable[EadItem], understood: frozenset[int]) -> None
 
 def ead_raw(items: Sequence[Item]) -> bytes:
     """The received EAD field's bytes exactly as sent (for context_2 and context_3)."""
-    return b"".join(item.raw for item in items)
+    return b"".join([item.raw for item in items])

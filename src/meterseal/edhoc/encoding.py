@@ -14,41 +14,85 @@ CBOR byte string.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 
 from meterseal import cbor
+from meterseal.cbor import MAJOR_BSTR, MAJOR_UINT
 from meterseal.errors import EncodingError
 
 MAX_MESSAGE_LENGTH = 1 << 16
 """The longest EDHOC message MeterSeal parses (credentials by value fit easily)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One decoded CBOR data item and the bytes it was encoded as."""
+class Item(NamedTuple):
+    """One decoded CBOR data item and the bytes it was encoded as (immutable; a named
+    tuple because every message makes several)."""
 
     value: Any
     raw: bytes
 
 
 def split_sequence(data: bytes) -> list[Item]:
-    """Decode a CBOR sequence (RFC 8742) into items that keep their raw encodings."""
+    """Decode a CBOR sequence (RFC 8742) into items that keep their raw encodings.
+
+    Leading integers and byte strings, what EDHOC messages are made of, are split here
+    directly; the first other item (a map, an array, a text string, a tag, anything
+    malformed) and all that follows go to ``cbor2``. Either way the items are the same.
+    """
     if len(data) > MAX_MESSAGE_LENGTH:
         raise EncodingError(f"EDHOC message of {len(data)} bytes is too long")
-    stream = BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream)
     items: list[Item] = []
+    offset = _split_direct(data, items) if type(data) is bytes else 0
+    if offset < len(data):
+        _split_general(data, offset, items)
+    return items
+
+
+def _split_direct(data: bytes, items: list[Item]) -> int:
+    """Append the leading ints and byte strings (RFC 8949 major types 0, 1 and 2, heads of
+    any width) as ``cbor2`` would; return the offset of the first item left for
+    :func:`_split_general`: any other item, or one cut short. Whether a head is in the
+    deterministic form is for :func:`expect_int` and :func:`expect_bstr` to judge."""
+    offset, end = 0, len(data)
+    while offset < end:
+        initial = data[offset]
+        major, info = initial >> 5, initial & 0x1F
+        if major > MAJOR_BSTR or info > 27:
+            return offset
+        if info < 24:
+            argument, start = info, offset + 1
+        elif info == 24 and offset + 1 < end:  # the common long head: one byte
+            argument, start = data[offset + 1], offset + 2
+        elif (start := offset + 1 + (1 << (info - 24))) <= end:
+            argument = int.from_bytes(data[offset + 1 : start], "big")
+        else:
+            return offset
+        if major != MAJOR_BSTR:
+            value = argument if major == MAJOR_UINT else -1 - argument
+            items.append(Item(value, data[offset:start]))
+            offset = start
+        elif (stop := start + argument) <= end:
+            items.append(Item(data[start:stop], data[offset:stop]))
+            offset = stop
+        else:
+            return offset
+    return offset
+
+
+def _split_general(data: bytes, offset: int, items: list[Item]) -> None:
+    """Decode the items from ``offset`` on with ``cbor2``; any failure is EncodingError."""
+    stream = BytesIO(data)
+    stream.seek(offset)
+    decoder = cbor2.CBORDecoder(stream)
     try:
         while (start := stream.tell()) < len(data):
             value = decoder.decode()
             items.append(Item(value, data[start : stream.tell()]))
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise EncodingError(f"malformed CBOR: {exc}") from exc
-    return items
 
 
 def _deterministic(item: Item, what: str) -> None:
@@ -93,7 +137,7 @@ def encode_identifier(value: bytes) -> bytes:
     """Encode a byte-string identifier in its wire form (RFC 9528 section 3.3.2)."""
     if is_compact_int_byte(value):
         return value
-    return cbor.encode(value)
+    return cbor.encode_bstr(value)
 
 
 def decode_identifier(item: Item, what: str) -> bytes:

@@ -44,6 +44,9 @@ class IdCredKind(enum.IntEnum):
     X5T = 34
 
 
+_KID_PREFIX = b"\xa1\x04"
+"""The encoding of a map of one entry, then the label 4 (kid), before the kid itself."""
+
 _BY_VALUE_PREFIX = {
     IdCredKind.KCCS: b"\xa1\x0e",
     IdCredKind.X5CHAIN: b"\xa1\x18\x21",
@@ -63,7 +66,7 @@ class IdCred:
     @classmethod
     def by_kid(cls, kid: bytes) -> IdCred:
         """Reference a credential by its key identifier."""
-        return cls(IdCredKind.KID, cbor.encode({IdCredKind.KID.value: kid}), kid=kid)
+        return cls(IdCredKind.KID, _KID_PREFIX + cbor.encode_bstr(kid), kid=kid)
 
     @classmethod
     def by_x5t(cls, credential: Credential, alg: int = SHA_256_64) -> IdCred:

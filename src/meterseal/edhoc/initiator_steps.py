@@ -22,7 +22,7 @@ from meterseal.edhoc.common_steps import (
 from meterseal.edhoc.context import InitiatorContext, need
 from meterseal.edhoc.credentials import Credential
 from meterseal.edhoc.ead import EadItem, check_critical, encode_ead
-from meterseal.edhoc.encoding import encode_identifier
+from meterseal.edhoc.encoding import Item, encode_identifier
 from meterseal.edhoc.events import CredentialNeeded, Event, SuiteRejected
 from meterseal.edhoc.key_schedule import KdfLabel, keystream_2, prk_2e, th_2, transcript_hash, xor
 from meterseal.edhoc.messages import (
@@ -32,7 +32,7 @@ from meterseal.edhoc.messages import (
     Message2,
     Plaintext2,
     Plaintext3,
-    decode_ciphertext,
+    ciphertext_from_items,
     decode_plaintext_4,
     encode_ciphertext,
 )
@@ -93,7 +93,7 @@ def retry(context: InitiatorContext, start: Start) -> list[Event]:
 
 def receive_message_2(context: InitiatorContext, received: Received) -> list[Event]:
     """Decrypt message_2 and ask for CRED_R (RFC 9528 section 5.3.3, steps 1-3)."""
-    plaintext = _decrypt_message_2(context, received.data)
+    plaintext = _decrypt_message_2(context, received.items)
     parsed = Plaintext2.decode(plaintext)
     check_critical(parsed.ead, context.config.understood_ead)
     context.plaintext, context.plaintext_2 = plaintext, parsed
@@ -102,10 +102,10 @@ def receive_message_2(context: InitiatorContext, received: Received) -> list[Eve
     return [CredentialNeeded(parsed.id_cred, parsed.ead)]
 
 
-def _decrypt_message_2(context: InitiatorContext, data: bytes) -> bytes:
+def _decrypt_message_2(context: InitiatorContext, items: tuple[Item, ...]) -> bytes:
     suite = need(context.suite, "suite")
     hash_alg = suite.edhoc_hash
-    message = Message2.decode(data, suite.dh.public_key_length)
+    message = Message2.from_items(items, suite.dh.public_key_length)
     suite.dh.validate_public_key(message.g_y)
     g_xy = need(context.ephemeral, "ephemeral key").exchange(message.g_y)
     context.peer_ephemeral = message.g_y
@@ -165,7 +165,7 @@ def send_last_message_3(context: InitiatorContext, ead: tuple[EadItem, ...]) -> 
 
 def receive_message_4(context: InitiatorContext, received: Received) -> list[Event]:
     """Decrypt message_4, take EAD_4, complete (RFC 9528 section 5.5.3)."""
-    ciphertext = decode_ciphertext(received.data, "message_4")
+    ciphertext = ciphertext_from_items(received.items, "message_4")
     plaintext = open_ciphertext(context, context.prk_4e3m, 4, ciphertext)
     context.ead[4] = decode_plaintext_4(plaintext)
     check_critical(context.ead[4], context.config.understood_ead)

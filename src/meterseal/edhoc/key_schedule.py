@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 
-from meterseal import cbor
+from meterseal.cbor import MAJOR_ARRAY, encode_bstr, encode_head, encode_int, encode_tstr
 from meterseal.crypto.interfaces import HashAlg
 from meterseal.crypto.suites import CipherSuite
 
@@ -43,18 +43,18 @@ class KdfLabel(enum.IntEnum):
 
 def edhoc_kdf(hash_alg: HashAlg, prk: bytes, label: int, context: bytes, length: int) -> bytes:
     """EDHOC_KDF (RFC 9528 section 4.1.2): HKDF-Expand with a CBOR-sequence info."""
-    info = cbor.encode_sequence(label, context, length)
+    info = encode_int(label) + encode_bstr(context) + encode_int(length)
     return hash_alg.hkdf_expand(prk, info, length)
 
 
 def transcript_hash(hash_alg: HashAlg, previous_th: bytes, *parts: bytes) -> bytes:
     """TH_3 / TH_4 = H(TH as bstr, PLAINTEXT, CRED) (RFC 9528 sections 5.3.2, 5.4.2)."""
-    return hash_alg.digest(cbor.encode(previous_th) + b"".join(parts))
+    return hash_alg.digest(encode_bstr(previous_th) + b"".join(parts))
 
 
 def th_2(hash_alg: HashAlg, g_y: bytes, h_message_1: bytes) -> bytes:
     """TH_2 = H(G_Y, H(message_1)), both as byte strings (RFC 9528 section 5.3.2)."""
-    return hash_alg.digest(cbor.encode_sequence(g_y, h_message_1))
+    return hash_alg.digest(encode_bstr(g_y) + encode_bstr(h_message_1))
 
 
 def prk_2e(hash_alg: HashAlg, th2: bytes, g_xy: bytes) -> bytes:
@@ -104,9 +104,13 @@ def aead_key_iv(
     return key, edhoc_kdf(hash_alg, prk, labels[1], th, aead.nonce_length)
 
 
+_ENCRYPT0_HEAD = encode_head(MAJOR_ARRAY, 3) + encode_tstr("Encrypt0") + encode_bstr(b"")
+"""The first bytes of A_3 and A_4: an array of three items, "Encrypt0" and h''."""
+
+
 def encrypt0_aad(th: bytes) -> bytes:
     """A_3 / A_4 = ["Encrypt0", h'', TH] (RFC 9528 sections 5.4.2, 5.5.2)."""
-    return cbor.encode(["Encrypt0", b"", th])
+    return _ENCRYPT0_HEAD + encode_bstr(th)
 
 
 def prk_out(hash_alg: HashAlg, prk4e3m: bytes, th4: bytes) -> bytes:

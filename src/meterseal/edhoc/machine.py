@@ -51,7 +51,14 @@ from meterseal.errors import (
 )
 
 
-class Input(enum.Enum):
+class _TableKey(enum.Enum):
+    """An enum that hashes by identity, in C, rather than by name in Python (its members
+    are singletons that compare by identity): the tables are looked up on every input."""
+
+    __hash__ = object.__hash__
+
+
+class Input(_TableKey):
     """Input kinds: application calls, and classes of bytes from the peer."""
 
     START = enum.auto()
@@ -70,7 +77,7 @@ class Input(enum.Enum):
     ABORT = enum.auto()
 
 
-class InitiatorState(enum.Enum):
+class InitiatorState(_TableKey):
     """Where an Initiator stands (RFC 9528 section 5)."""
 
     START = enum.auto()
@@ -83,7 +90,7 @@ class InitiatorState(enum.Enum):
     FAILED = enum.auto()
 
 
-class ResponderState(enum.Enum):
+class ResponderState(_TableKey):
     """Where a Responder stands (RFC 9528 section 5)."""
 
     START = enum.auto()

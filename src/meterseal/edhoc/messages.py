@@ -37,15 +37,18 @@ class Method(enum.IntEnum):
     @property
     def initiator_signs(self) -> bool:
         """True if the Initiator authenticates with a signature key."""
-        return self in (Method.SIGN_SIGN, Method.SIGN_STATIC)
+        return self in _INITIATOR_SIGNS
 
     @property
     def responder_signs(self) -> bool:
         """True if the Responder authenticates with a signature key."""
-        return self in (Method.SIGN_SIGN, Method.STATIC_SIGN)
+        return self in _RESPONDER_SIGNS
 
 
-_METHODS = frozenset(Method)
+_INITIATOR_SIGNS = frozenset({Method.SIGN_SIGN, Method.SIGN_STATIC})
+_RESPONDER_SIGNS = frozenset({Method.SIGN_SIGN, Method.STATIC_SIGN})
+_METHODS = {method.value: method for method in Method}
+"""Each method by its value."""
 
 
 class ErrorCode(enum.IntEnum):
@@ -65,8 +68,7 @@ def connection_id(value: int | bytes) -> bytes:
     return cbor.encode(value)
 
 
-def _single(data: bytes, what: str) -> Item:
-    items = split_sequence(data)
+def _single(items: Sequence[Item], what: str) -> Item:
     if len(items) != 1:
         raise EncodingError(f"{what} must be exactly one CBOR data item")
     return items[0]
@@ -105,7 +107,8 @@ class Message1:
 
     def encode(self) -> bytes:
         """The CBOR sequence (METHOD, SUITES_I, G_X, C_I, ? EAD_1)."""
-        head = cbor.encode_sequence(self.method.value, encode_suites(self.suites), self.g_x)
+        suites = cbor.encode(encode_suites(self.suites))
+        head = cbor.encode_int(self.method.value) + suites + cbor.encode_bstr(self.g_x)
         return head + encode_identifier(self.c_i) + encode_ead(self.ead)
 
     @classmethod
@@ -118,11 +121,12 @@ class Message1:
         """Parse message_1 from its already split CBOR items."""
         if len(items) < 4:
             raise EncodingError("message_1 has at least METHOD, SUITES_I, G_X and C_I")
-        method = expect_int(items[0], "METHOD")
-        if method not in _METHODS:
-            raise EncodingError(f"unknown EDHOC method {method}")
+        value = expect_int(items[0], "METHOD")
+        method = _METHODS.get(value)
+        if method is None:
+            raise EncodingError(f"unknown EDHOC method {value}")
         return cls(
-            method=Method(method),
+            method=method,
             suites=_suites(items[1]),
             g_x=expect_bstr(items[2], "G_X"),
             c_i=decode_identifier(items[3], "C_I"),
@@ -139,12 +143,17 @@ class Message2:
 
     def encode(self) -> bytes:
         """The single byte string G_Y_CIPHERTEXT_2."""
-        return cbor.encode(self.g_y + self.ciphertext)
+        return cbor.encode_bstr(self.g_y + self.ciphertext)
 
     @classmethod
     def decode(cls, data: bytes, g_y_length: int) -> Message2:
         """Split message_2 at the suite's public key length."""
-        body = expect_bstr(_single(data, "message_2"), "G_Y_CIPHERTEXT_2")
+        return cls.from_items(split_sequence(data), g_y_length)
+
+    @classmethod
+    def from_items(cls, items: Sequence[Item], g_y_length: int) -> Message2:
+        """Parse message_2 from its already split CBOR items."""
+        body = expect_bstr(_single(items, "message_2"), "G_Y_CIPHERTEXT_2")
         if len(body) <= g_y_length:
             raise EncodingError("message_2 is too short for G_Y and CIPHERTEXT_2")
         return cls(body[:g_y_length], body[g_y_length:])
@@ -163,7 +172,7 @@ class Plaintext2:
     def encode(self) -> bytes:
         """The CBOR sequence as encrypted into CIPHERTEXT_2."""
         head = encode_identifier(self.c_r) + self.id_cred.plaintext_item()
-        return head + cbor.encode(self.signature_or_mac) + self.ead_raw
+        return head + cbor.encode_bstr(self.signature_or_mac) + self.ead_raw
 
     @classmethod
     def build(
@@ -198,7 +207,8 @@ class Plaintext3:
 
     def encode(self) -> bytes:
         """The CBOR sequence as encrypted into CIPHERTEXT_3."""
-        return self.id_cred.plaintext_item() + cbor.encode(self.signature_or_mac) + self.ead_raw
+        proof = cbor.encode_bstr(self.signature_or_mac)
+        return self.id_cred.plaintext_item() + proof + self.ead_raw
 
     @classmethod
     def build(
@@ -228,12 +238,17 @@ def decode_plaintext_4(data: bytes) -> tuple[EadItem, ...]:
 
 def encode_ciphertext(ciphertext: bytes) -> bytes:
     """message_3 / message_4: CIPHERTEXT_3 / CIPHERTEXT_4 as one byte string."""
-    return cbor.encode(ciphertext)
+    return cbor.encode_bstr(ciphertext)
 
 
 def decode_ciphertext(data: bytes, what: str) -> bytes:
     """Parse message_3 / message_4 into its ciphertext."""
-    return expect_bstr(_single(data, what), f"CIPHERTEXT of {what}")
+    return ciphertext_from_items(split_sequence(data), what)
+
+
+def ciphertext_from_items(items: Sequence[Item], what: str) -> bytes:
+    """Parse message_3 / message_4 from its already split CBOR items."""
+    return expect_bstr(_single(items, what), f"CIPHERTEXT of {what}")
 
 
 @dataclass(frozen=True, slots=True)

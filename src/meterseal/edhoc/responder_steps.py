@@ -38,7 +38,7 @@ from meterseal.edhoc.messages import (
     Message2,
     Plaintext2,
     Plaintext3,
-    decode_ciphertext,
+    ciphertext_from_items,
     encode_ciphertext,
 )
 from meterseal.errors import EdhocError
@@ -137,7 +137,7 @@ def _encrypt_plaintext_2(context: ResponderContext, plaintext: bytes) -> bytes:
 
 def receive_message_3(context: ResponderContext, received: Received) -> list[Event]:
     """Decrypt message_3 and ask for CRED_I (RFC 9528 section 5.4.3, steps 1-3)."""
-    ciphertext = decode_ciphertext(received.data, "message_3")
+    ciphertext = ciphertext_from_items(received.items, "message_3")
     plaintext = open_ciphertext(context, context.prk_3e2m, 3, ciphertext)
     parsed = Plaintext3.decode(plaintext)
     check_critical(parsed.ead, context.config.understood_ead)
