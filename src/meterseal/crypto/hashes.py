@@ -41,6 +41,8 @@ class OpenSslHash:
 
     def hkdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
         """RFC 5869 section 2.3: T(1) | T(2) | ... truncated to ``length`` octets."""
+        if length <= self.digest_size:  # one block, T(1): what EDHOC asks for almost always
+            return self.hmac(prk, info + b"\x01")[:length]
         if length > 255 * self.digest_size:
             raise CryptoError(f"HKDF-Expand cannot produce {length} octets with {self.name}")
         out = b""
