@@ -22,7 +22,7 @@ with its default (the store and crypto machine defaults live in the data directo
     # DATA_DIR/headend-keys.kek (see meterseal.demo.open_keystore)
     url = "pkcs11:///usr/lib/softhsm/libsofthsm2.so?token=meterseal&pin-env=METERSEAL_PIN"
 
-    [limits]                      # docs/protocol-session.md, "Limits at the head-end"
+    [limits]                      # docs/protocol.md section 5, "Limits at the head-end"
     handshake_timeout = 10.0      # seconds from connect to a completed EDHOC handshake
     idle_timeout = 120.0          # seconds without a record before a session is closed
     max_frame_body = 16384        # bytes; a larger frame header closes the connection
@@ -67,7 +67,7 @@ class ConfigError(MeterSealError):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The head-end's per-connection limits (docs/protocol-session.md)."""
+    """The head-end's per-connection limits (docs/protocol.md section 5)."""
 
     handshake_timeout: float = 10.0
     idle_timeout: float = 120.0

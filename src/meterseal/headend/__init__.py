@@ -1,6 +1,6 @@
 """The head-end: TCP server, EDHOC responder per connection, protected records, ingest.
 
-Meters connect over TCP (docs/protocol-session.md); each connection is a sans-IO
+Meters connect over TCP (docs/protocol.md section 5); each connection is a sans-IO
 :class:`HeadendSession` (EDHOC, then records) wrapped by an asyncio protocol. Verified
 batches are stored byte for byte with their readings, many per transaction, and acked
 only once durable; commands are signed, queued in the store and delivered on connect.

@@ -50,7 +50,7 @@ KeySource = HeadendKeys | Callable[[], HeadendKeys]
 class HeadendConfig:
     """Where the head-end listens, its limits, its store and its ingest batching.
 
-    Limits follow docs/protocol-session.md: the handshake must complete within
+    Limits follow docs/protocol.md section 5: the handshake must complete within
     ``handshake_timeout`` seconds, a frame body is at most ``max_frame_body`` bytes, a
     session without a record for ``idle_timeout`` seconds is closed. ``batch_max_items``
     and ``batch_max_delay`` (seconds) bound the micro-batches handed to one

@@ -1,6 +1,6 @@
 """Which meters may connect: credential lookup in the store's registry, with a small cache.
 
-docs/protocol-session.md step 4: the kid of ID_CRED_I is the meter id in ASCII. A meter
+docs/protocol.md section 5 step 4: the kid of ID_CRED_I is the meter id in ASCII. A meter
 the store does not know is refused with EDHOC ERR_CODE 3; a meter whose state is not
 ``registered`` (revoked, or any other inactive state) with ERR_CODE 1 and no detail. The
 stored credential is a CCS or a DER X.509 certificate, exactly as registered; a

@@ -1,6 +1,6 @@
 """One meter connection at the head-end, sans-IO: frames in, events and framed bytes out.
 
-docs/protocol-session.md section 4 is the contract. The session wraps an EDHOC
+docs/protocol.md section 5 is the contract. The session wraps an EDHOC
 :class:`~meterseal.edhoc.Responder` (RFC 9528) until the meter is authenticated, then a
 :class:`~meterseal.records.RecordLayer`; it reads no clock, opens no socket and does no
 lookup itself. When message_3 names a meter it reports :class:`CredentialRequested`;
@@ -17,7 +17,7 @@ States and inputs (``_TABLE``)::
 
 A (state, frame kind) pair missing from the table is a protocol error: before the
 handshake completes the meter gets an EDHOC error message, afterwards a CLOSE record.
-A framing error closes without a word (docs/protocol-core.md section 2). A record that
+A framing error closes without a word (docs/protocol.md section 2). A record that
 fails to authenticate is dropped; more than ``max_record_failures`` of them close.
 """
 
@@ -141,7 +141,7 @@ def meter_id_of(id_cred: IdCred) -> str | None:
 
 
 class HeadendSession:
-    """The head-end's side of one connection (docs/protocol-session.md)."""
+    """The head-end's side of one connection (docs/protocol.md section 5)."""
 
     __slots__ = (
         "_buffered",

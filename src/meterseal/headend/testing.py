@@ -3,7 +3,7 @@
 Not the meter (that is :mod:`meterseal.meter`, with its secure element and its
 store-and-forward buffer): just enough of one to drive the head-end over real sockets.
 :func:`make_meter` makes software keys (tests and benchmarks only); :class:`MeterLink`
-connects, runs EDHOC as the Initiator (docs/protocol-session.md), keys the record layer
+connects, runs EDHOC as the Initiator (docs/protocol.md section 5), keys the record layer
 and exchanges application messages. :func:`sample_keys` gives the head-end deterministic
 identities and command keys, so that worker processes and clients agree on them.
 """

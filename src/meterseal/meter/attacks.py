@@ -1,9 +1,9 @@
 """Attacker modes for tests and the demo: what a hostile meter or network can try.
 
 Each mode connects to a head-end at ``host:port``, tries something the protocol must
-refuse (docs/protocol-threats.md), and returns :class:`AttackReport` entries saying what
+refuse (docs/protocol.md section 10), and returns :class:`AttackReport` entries saying what
 it tried, what happened, and whether the head-end defended itself as the contract
-(docs/protocol-session.md) requires:
+(docs/protocol.md section 5) requires:
 
 ===================  ===============================================================
 mode                 tries                                        defended if
@@ -442,7 +442,7 @@ GARBAGE: Final[tuple[tuple[str, bytes], ...]] = (
 
 
 async def garbage_frames(kit: AttackKit, target: Target) -> list[AttackReport]:
-    """Frames that break docs/protocol-core.md section 2; each must close the connection."""
+    """Frames that break docs/protocol.md section 2; each must close the connection."""
     del kit
     return [await _garbage(target, tried, data) for tried, data in GARBAGE]
 

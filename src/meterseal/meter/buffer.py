@@ -1,12 +1,12 @@
 """Store-and-forward: every signed batch stays on the meter until the head-end acknowledges it.
 
-docs/protocol-session.md, step 6: the meter sends its batches oldest first and drops one
+docs/protocol.md section 5, step 6: the meter sends its batches oldest first and drops one
 only on ACCEPTED or DUPLICATE. A REJECTED batch with reason UNAVAILABLE stays pending (the
 head-end asks for it again later); any other rejection is final, and the batch is kept
 aside as *rejected* (evidence for the operator) instead of being resent forever.
 
 The buffer also keeps the id of the last command the meter accepted, so that a replayed
-command is refused after a restart too (docs/protocol-messages.md, 8.2).
+command is refused after a restart too (docs/protocol.md, 8.2).
 
 Two backends behind :class:`BatchBuffer`: :class:`MemoryBuffer` (tests, throw-away
 simulations) and :class:`SqliteBuffer` (one SQLite file, usable by a whole fleet: every row

@@ -4,7 +4,7 @@ One :meth:`MeterClient.upload` call runs connections until every buffered batch 
 acknowledged (or ``max_attempts`` connections were made):
 
 1. connect to the head-end over TCP and run a :class:`~meterseal.meter.session.MeterSession`
-   (EDHOC, then records; docs/protocol-session.md);
+   (EDHOC, then records; docs/protocol.md section 5);
 2. send the buffered batches oldest first, keeping up to ``window`` in flight before their
    acks (pipelining: one round trip per window rather than per batch); drop each batch from
    the buffer on ACCEPTED or DUPLICATE, set it aside on a final rejection, keep it on
@@ -64,7 +64,7 @@ class Backoff:
     """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2^n)).
 
     Full jitter spreads a fleet's reconnections after a head-end restart instead of
-    making every meter knock at the same instant (docs/protocol-session.md, limits).
+    making every meter knock at the same instant (docs/protocol.md section 5, limits).
     """
 
     base: float = 1.0
@@ -253,7 +253,7 @@ class MeterClient:
             self.buffer.rejected(self.meter_id, ack.batch_seq, ack.reason)
 
     def _execute(self, command: Command, session: MeterSession) -> bytes:
-        """Persist the command id, act, and ack (docs/protocol-messages.md, 8.2)."""
+        """Persist the command id, act, and ack (docs/protocol.md, 8.2)."""
         self.buffer.command_accepted(self.meter_id, command.command_id)
         if not isinstance(command.params, TimeSync):
             return session.ack_command(command.command_id, CommandStatus.FAILED)

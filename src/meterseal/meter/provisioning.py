@@ -9,7 +9,7 @@ against the factory manifest, issues its credential and registers it. Until it e
 
 A meter (:func:`make_meter`) is a secure element that generates its keys inside, a
 metering model, and its credential: a CCS (RFC 8392) whose COSE_Key holds the public key
-of its EDHOC identity key, with ``sub`` and ``kid`` the meter id (docs/protocol-edhoc.md).
+of its EDHOC identity key, with ``sub`` and ``kid`` the meter id (docs/protocol.md section 4).
 Its trust store holds the head-end's credentials for the meter's suite and the head-end's
 command public key (:class:`~meterseal.meter.trust.HeadendTrust`).
 

@@ -1,6 +1,6 @@
 """The meter's side of one session, sans-IO: EDHOC initiator, then protected records.
 
-This is docs/protocol-session.md section 4 from the meter's point of view:
+This is docs/protocol.md section 5 from the meter's point of view:
 
 1. :meth:`MeterSession.start` gives message_1 in an EDHOC frame: the meter's method
    (3 by default, 0 for signature meters), SUITES_I = its one suite, C_I = ``0x37``.
@@ -8,14 +8,14 @@ This is docs/protocol-session.md section 4 from the meter's point of view:
    store (:class:`~meterseal.meter.trust.HeadendTrust`) or ends the session with ERR_CODE 3.
 3. message_3 carries ID_CRED_I = ``{4: meter id in ASCII}``.
 4. message_4 (expected by default) confirms the head-end's keys; the record layer
-   (docs/protocol-records.md) is derived from the EDHOC exporter.
+   (docs/protocol.md section 6) is derived from the EDHOC exporter.
 5. Records carry application messages: the meter sends signed batches, command acks and
    pings; it receives batch acks, signed commands (verified here: signature, target,
    freshness, replay), pings and pongs. A record that fails to authenticate is dropped;
    past ``max_record_failures`` the session fails.
 
 Bytes go in with :meth:`MeterSession.receive` (raw stream bytes, framed as in
-docs/protocol-core.md section 2) together with the meter's clock ``now``; events come out.
+docs/protocol.md section 2) together with the meter's clock ``now``; events come out.
 Replies the session owes the peer (message_3, pongs, rejected-command acks, EDHOC error
 messages) collect in :meth:`MeterSession.data_to_send`; the sending methods return their
 frame directly. No sockets, clocks or randomness inside (``rng`` is a parameter).
@@ -63,7 +63,7 @@ from meterseal.records.layer import RecordLayer
 from meterseal.records.wire import Record, RecordType
 
 C_I: Final = connection_id(-24)
-"""The meter's connection identifier, ``0x37`` (docs/protocol-session.md, step 1)."""
+"""The meter's connection identifier, ``0x37`` (docs/protocol.md section 5, step 1)."""
 
 MAX_FRAME_BODY: Final = 16 * 1024
 """The largest frame body the meter accepts (the head-end's handshake limit)."""
@@ -90,7 +90,7 @@ class RecordSession(Protocol):
     """A record layer session: RecordLayer itself, or one held in the secure element."""
 
     def seal(self, payload: bytes, record_type: RecordType = ...) -> bytes:
-        """Protect one record (docs/protocol-records.md section 5.5)."""
+        """Protect one record (docs/protocol.md section 6.5)."""
         ...
 
     def open(self, record: bytes) -> Record:
@@ -148,7 +148,7 @@ class SessionConfig:
 
     @property
     def kid(self) -> bytes:
-        """The meter's kid: its id in ASCII (docs/protocol-session.md, step 3)."""
+        """The meter's kid: its id in ASCII (docs/protocol.md section 5, step 3)."""
         return self.meter_id.encode("ascii")
 
     def initiator_config(self) -> InitiatorConfig:
@@ -279,7 +279,7 @@ class MeterSession:
     # --- sending ---------------------------------------------------------------------
 
     def start(self) -> bytes:
-        """message_1 in an EDHOC frame (docs/protocol-session.md, step 1)."""
+        """message_1 in an EDHOC frame (docs/protocol.md section 5, step 1)."""
         if self._state is not SessionState.IDLE:
             raise SessionError(f"start in state {self._state.name}")
         self._state = SessionState.HANDSHAKE
@@ -481,4 +481,4 @@ _FRAME_TABLE: Final[dict[tuple[SessionState, FrameKind], _FrameHandler]] = {
     (SessionState.ESTABLISHED, FrameKind.RECORD): MeterSession._on_record,
 }
 """Which frame each state accepts; any other pair is a protocol error that ends the session
-(docs/protocol-core.md: an EDHOC frame after the handshake, or a RECORD frame before it)."""
+(docs/protocol.md: an EDHOC frame after the handshake, or a RECORD frame before it)."""

@@ -1,7 +1,7 @@
 """A minimal head-end for testing the meter side, sans-IO: NOT ``meterseal.headend``.
 
 The meter's tests, the fleet simulator's tests and the attackers' self-checks need a peer
-that speaks docs/protocol-session.md. This one is built from the same protocol core the
+that speaks docs/protocol.md section 5. This one is built from the same protocol core the
 real head-end uses (``edhoc.Responder``, ``RecordLayer.for_responder``, ``messages``) and
 keeps everything in memory: a registry lookup, a dict of stored batches keyed by
 ``(meter, batch sequence)``, queues of signed commands. It has no ledger, no crypto

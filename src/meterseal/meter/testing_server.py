@@ -2,7 +2,7 @@
 
 NOT ``meterseal.headend``: a small server that lets the meter client, the fleet simulator
 and the attackers run against real sockets on 127.0.0.1. It enforces the head-end limits
-of docs/protocol-session.md that a meter can observe: the handshake must complete within
+of docs/protocol.md section 5 that a meter can observe: the handshake must complete within
 ``handshake_timeout``, an idle session is closed after ``idle_timeout``, framing and EDHOC
 errors close the connection. :meth:`LoopbackServer.stop` also closes every live
 connection, which is what a head-end crash looks like to a meter; :meth:`start` again on

@@ -1,8 +1,8 @@
 """What a meter trusts: the head-end's EDHOC credentials and its command key.
 
 A meter is provisioned with the head-end's credentials for its cipher suite, looked up by
-kid when message_2 names one (docs/protocol-session.md, step 3), and with the public key of
-the head-end's command key, which signs every command (docs/protocol-messages.md, 8.2).
+kid when message_2 names one (docs/protocol.md section 5, step 3), and with the public key of
+the head-end's command key, which signs every command (docs/protocol.md, 8.2).
 Nothing a peer sends is trusted unless it is one of these.
 """
 
@@ -41,7 +41,7 @@ class HeadendTrust:
         """The trusted credential that ``id_cred`` names (by kid) or carries, if any.
 
         A credential sent by value is accepted only if it is byte for byte a trusted one
-        (docs/protocol-edhoc.md: carrying a credential proves nothing).
+        (docs/protocol.md section 4: carrying a credential proves nothing).
         """
         if id_cred.kid is not None:
             return self.credentials.get(id_cred.kid)

@@ -1,4 +1,4 @@
-"""The head-end's limits over real sockets (docs/protocol-session.md, "Limits at the
+"""The head-end's limits over real sockets (docs/protocol.md section 5, "Limits at the
 head-end"; docs/protocol.md section 2, framing): garbage and oversized frames, half-open
 connections and a meter that never reads its acks are closed, and their sockets released,
 while an honest meter is served meanwhile. The limits are made small for the test."""

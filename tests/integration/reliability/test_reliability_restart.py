@@ -1,5 +1,5 @@
 """Kill the head-end during uploads and restart it: after the fleet reconnects, every
-batch is stored exactly once (docs/protocol-session.md: the meter keeps each batch until
+batch is stored exactly once (docs/protocol.md section 5: the meter keeps each batch until
 it is acknowledged, the head-end acknowledges only once it is durable and answers a
 batch it already holds DUPLICATE)."""
 

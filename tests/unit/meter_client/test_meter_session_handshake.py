@@ -1,4 +1,4 @@
-"""The meter session's handshake (docs/protocol-session.md steps 1-5), sans-IO."""
+"""The meter session's handshake (docs/protocol.md section 5 steps 1-5), sans-IO."""
 
 from __future__ import annotations
 
