@@ -23,12 +23,14 @@ offered to ``store_batches``, which answers by (meter, batch_seq):
   "conflict".)
 
 Rows (:func:`batch_item`). The signed bytes are stored byte for byte with their SHA-256;
-each interval freeze becomes one :class:`~meterseal.store.ReadingRow` per register, at
-the *end* of its interval (``interval_start + (index + 1) * interval_seconds``, the time
-the meter froze the registers). Electricity: ENERGY_IMPORT_WH, ENERGY_EXPORT_WH,
-VOLTAGE_DV, CURRENT_MA, POWER_W; water and gas: VOLUME_DL. Values are stored in the
-units the meter signed (Wh, dV, mA, W, dL): nothing is rescaled, so nothing is rounded.
-Events stay in the signed batch (evidence); they get no rows of their own yet.
+the readings go to the store as :class:`~meterseal.store.IntervalColumns`, the decoded
+batch's own register columns (no copy, no object per value): one interval reading per
+interval freeze, at the *end* of its interval (``interval_start + (index + 1) *
+interval_seconds``, the time the meter froze the registers; a ``range`` when no interval
+is missing). Electricity: ENERGY_IMPORT_WH, ENERGY_EXPORT_WH, VOLTAGE_DV, CURRENT_MA,
+POWER_W; water and gas: VOLUME_DL. Values are stored in the units the meter signed (Wh,
+dV, mA, W, dL): nothing is rescaled, so nothing is rounded. Events stay in the signed
+batch (evidence); they get no rows of their own yet.
 
 Micro-batching (:class:`IngestPipeline`). Verified batches from every connection of a
 worker queue up; at most one ``store_batches`` call is in flight, on the writer's thread.
@@ -63,8 +65,7 @@ from meterseal.messages import (
 from meterseal.store import (
     BatchItem,
     BatchRow,
-    ReadingRow,
-    Register,
+    IntervalColumns,
     Store,
     StoreError,
     StoreOutcome,
@@ -72,14 +73,6 @@ from meterseal.store import (
 )
 
 log = logging.getLogger("meterseal.headend.ingest")
-
-_ELECTRICITY_REGISTERS = (
-    Register.ENERGY_IMPORT_WH,
-    Register.ENERGY_EXPORT_WH,
-    Register.VOLTAGE_DV,
-    Register.CURRENT_MA,
-    Register.POWER_W,
-)
 
 
 class BatchRejectedError(MeterSealError):
@@ -118,46 +111,45 @@ def _open(signed: bytes, meter: RegisteredMeter, seq: int) -> ReadingBatch:
         raise BatchRejectedError(BatchRejectReason.MALFORMED, str(exc), seq) from exc
 
 
-def reading_rows(batch: ReadingBatch) -> list[ReadingRow]:
-    """One row per (interval end, register), in key order (time, then register)."""
-    start, step = batch.interval_start, batch.interval_seconds
-    ends = [start + (index + 1) * step for index in batch.readings.index]
-    readings = batch.readings
-    columns: tuple[tuple[int, ...], ...]
+def interval_ends(batch: ReadingBatch) -> Sequence[int]:
+    """The end of each reading's interval: a ``range`` when the indexes are 0, 1, 2, ..."""
+    start, step, index = batch.interval_start, batch.interval_seconds, batch.readings.index
+    if index[-1] == len(index) - 1:  # indexes strictly increase from >= 0: none is missing
+        return range(start + step, start + (len(index) + 1) * step, step)
+    return [start + (i + 1) * step for i in index]
+
+
+def interval_columns(batch: ReadingBatch) -> IntervalColumns:
+    """The batch's readings as the store takes them: its own columns, one per register."""
+    readings, ends = batch.readings, interval_ends(batch)
     if isinstance(readings, ElectricityReadings):
-        columns = (
-            readings.energy_import_wh,
-            readings.energy_export_wh,
-            readings.voltage_dv,
-            readings.current_ma,
-            readings.power_w,
+        return IntervalColumns(
+            batch.meter_id,
+            batch.batch_seq,
+            ends,
+            energy_import_wh=readings.energy_import_wh,
+            energy_export_wh=readings.energy_export_wh,
+            voltage_dv=readings.voltage_dv,
+            current_ma=readings.current_ma,
+            power_w=readings.power_w,
         )
-        registers: Sequence[Register] = _ELECTRICITY_REGISTERS
-    else:
-        columns, registers = (readings.volume_dl,), (Register.VOLUME_DL,)
-    meter_id, seq = batch.meter_id, batch.batch_seq
-    return [
-        ReadingRow(meter_id, seq, at, register, value)
-        for at, *values in zip(ends, *columns, strict=True)
-        for register, value in zip(registers, values, strict=True)
-    ]
+    return IntervalColumns(batch.meter_id, batch.batch_seq, ends, volume_dl=readings.volume_dl)
 
 
 def batch_item(batch: ReadingBatch, signed: bytes, received_at: int) -> BatchItem:
-    """The evidence row (signed bytes and their SHA-256) and the reading rows of a batch."""
-    rows = reading_rows(batch)
-    digest = hashlib.sha256(signed).digest()
+    """The evidence row (signed bytes and their SHA-256) and the readings of a batch."""
+    columns = interval_columns(batch)
     row = BatchRow(
         batch.meter_id,
         batch.batch_seq,
         batch.interval_start,
         batch.interval_seconds,
         signed,
-        digest,
+        hashlib.sha256(signed).digest(),
         received_at,
-        len(rows),
+        len(columns),
     )
-    return row, rows
+    return row, columns
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ class HeadendStats:
     batches_duplicate: int = 0
     batches_rejected: int = 0
     batches_unavailable: int = 0  # store failures: nothing was acknowledged
-    readings_stored: int = 0  # register values (store rows) newly stored
-    intervals_stored: int = 0  # interval freezes newly stored (each has 1..5 registers)
+    readings_stored: int = 0  # register values newly stored (5 per electricity interval)
+    intervals_stored: int = 0  # interval readings newly stored (interval_readings rows)
     store_calls: int = 0  # store_batches transactions
     record_failures: int = 0
     commands_queued: int = 0

@@ -8,7 +8,8 @@ connections and its own micro-batching; the kernel spreads new connections over 
 workers' listening sockets (``SO_REUSEPORT`` hashes the 4-tuple). There is no writer
 process in between, so no batch is pickled or copied across a pipe: the database is the
 only thing the workers share. SQLite serialises their write transactions (``BEGIN
-IMMEDIATE`` with a busy timeout) and each transaction carries many batches, so the lock
+IMMEDIATE``, the workers queueing on the store's writer lock,
+:mod:`meterseal.store.writer_lock`) and each transaction carries many batches, so the lock
 is taken a few hundred times a second, not per batch; PostgreSQL runs them in parallel.
 
 Processes are started with ``spawn`` (safe whatever threads the parent has). Keys and

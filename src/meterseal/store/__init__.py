@@ -4,11 +4,15 @@ One interface, :class:`Store`, and two real backends chosen by URL with
 :func:`open_store`: :class:`SqliteStore` (WAL, the embedded default, a file in the data
 directory) and :class:`PostgresStore` (psycopg 3, DSN in the configuration). Both apply
 the ordered schema migrations of :mod:`meterseal.store.migrations`. The row types and
-the schema choice are in :mod:`meterseal.store.rows`; durability choices in each
+the schema choice (one wide ``interval_readings`` row per meter, interval end and batch,
+a column per register) are in :mod:`meterseal.store.rows`; durability choices in each
 backend's module.
 
-Ingest calls :meth:`Store.store_batches` with every batch it has ready: one transaction
+Ingest calls :meth:`Store.store_batches` with every batch it has ready, its readings as
+:class:`IntervalColumns` (written straight from the decoded columns): one transaction
 for all of them, one outcome each (STORED, DUPLICATE, CONFLICT), durable on return.
+``count_intervals()`` counts interval readings (freezes of a meter's registers),
+``count_readings()`` register values (five per electricity interval reading).
 Signed head-end commands wait in a per-meter queue (:mod:`meterseal.store.commands`).
 """
 
@@ -41,6 +45,7 @@ from meterseal.store.rows import (
     BatchItem,
     BatchRow,
     DayConsumption,
+    IntervalColumns,
     MeterLatest,
     MeterRecord,
     ReadingRow,
@@ -65,6 +70,7 @@ __all__ = [
     "CommandRow",
     "DayConsumption",
     "DuplicateMeterError",
+    "IntervalColumns",
     "InvalidRowError",
     "MeterLatest",
     "MeterRecord",

@@ -5,6 +5,12 @@ each backend supplies a :class:`Query` (PostgreSQL's turns ``?`` into ``%s``) in
 own locking, transaction and error translation, plus the two things that differ: the
 bulk write path (``store_batches``) and the per-day aggregate of ``daily_consumption``.
 
+Readings live in ``interval_readings``, one wide row per (meter, interval end, batch) with
+a column per register (:mod:`meterseal.store.rows`); :meth:`SqlStore.readings` unfolds the
+rows into one :class:`ReadingRow` per register value. A register's column name comes from
+:data:`~meterseal.store.rows.COLUMN_OF`, never from the caller, so formatting it into SQL
+is safe.
+
 Queries about a meter that is not registered answer empty (``None``, ``[]``); writes for
 one raise :class:`UnknownMeterError`.
 """
@@ -21,7 +27,9 @@ from meterseal.store import consumption
 from meterseal.store.commands import CommandQueries
 from meterseal.store.errors import DuplicateMeterError, UnknownMeterError
 from meterseal.store.rows import (
+    COLUMN_OF,
     CONSUMPTION_REGISTER,
+    REGISTER_COLUMNS,
     BatchItem,
     BatchRow,
     DayConsumption,
@@ -50,10 +58,22 @@ _LAST_SEQ = (
     "SELECT max(batch_seq) FROM batches"
     " WHERE meter_ref = (SELECT id FROM meters WHERE meter_id = ?)"
 )
+_WIDE = ", ".join(column for _, column in REGISTER_COLUMNS)
 _READINGS = (
-    "SELECT batch_seq, at, register, value FROM readings"
+    f"SELECT batch_seq, at, {_WIDE} FROM interval_readings"  # noqa: S608 - constant columns
     " WHERE meter_ref = (SELECT id FROM meters WHERE meter_id = ?) AND at >= ? AND at < ?"
-    " ORDER BY at, register, batch_seq"
+    " ORDER BY at, batch_seq"
+)
+_COUNT_VALUES = "SELECT {} FROM interval_readings".format(  # noqa: S608 - constant columns
+    " + ".join(f"count({column})" for _, column in REGISTER_COLUMNS)
+)
+_BASELINE_AT_OR_BEFORE = (
+    "SELECT {0} FROM interval_readings WHERE meter_ref = ? AND {0} IS NOT NULL AND at <= ?"
+    " ORDER BY at DESC, batch_seq DESC LIMIT 1"
+)
+_BASELINE_AFTER = (
+    "SELECT {0} FROM interval_readings WHERE meter_ref = ? AND {0} IS NOT NULL AND at > ?"
+    " ORDER BY at, batch_seq LIMIT 1"
 )
 _BATCH_PAGE = (
     "SELECT batch_seq, interval_start, interval_seconds, signed_batch, batch_hash, received_at,"
@@ -86,7 +106,7 @@ class SqlStore(CommandQueries, abc.ABC):
     """The :class:`~meterseal.store.interface.Store` methods common to both backends."""
 
     DAY_LASTS_SQL: str
-    """(day number, last value) per day of a register's readings with ``? < at <= ?``."""
+    """(day number, last value) per day of register column ``{0}`` with ``? < at <= ?``."""
 
     def __init__(self) -> None:
         # meter_id -> meter_ref; safe to cache because meters are never deleted or renumbered
@@ -170,10 +190,11 @@ class SqlStore(CommandQueries, abc.ABC):
         return None if row is None else row[0]
 
     def readings(self, meter_id: str, start: int, end: int) -> list[ReadingRow]:
-        """The meter's readings with ``start <= at < end``, ordered by time and register."""
+        """The meter's register values with ``start <= at < end``, ordered by time,
+        register and batch."""
         with self._reading() as query:
             rows = query.all(_READINGS, (meter_id, start, end))
-        return [ReadingRow(meter_id, seq, at, register, value) for seq, at, register, value in rows]
+        return unfold(meter_id, rows)
 
     def daily_consumption(
         self, meter_id: str, start_day: date, end_day: date, *, register: int | None = None
@@ -189,23 +210,20 @@ class SqlStore(CommandQueries, abc.ABC):
             if meter is None or high <= low:
                 return []
             ref, code = meter[0], CONSUMPTION_REGISTER[meter[1]] if register is None else register
-            day_lasts = query.all(self.DAY_LASTS_SQL, (ref, code, low, high))
-            baseline = self._baseline(query, ref, code, low) if day_lasts else None
+            column = COLUMN_OF.get(code)
+            if column is None:
+                return []
+            day_lasts = query.all(self.DAY_LASTS_SQL.format(column), (ref, low, high))
+            baseline = self._baseline(query, ref, column, low) if day_lasts else None
         if baseline is None:
             return []
         return consumption.daily_figures(baseline, day_lasts)
 
     @staticmethod
-    def _baseline(query: Query, ref: int, register: int, low: int) -> int | None:
+    def _baseline(query: Query, ref: int, column: str, low: int) -> int | None:
         """The last value at or before ``low``, else the first value after it, else None."""
-        row = query.one(
-            "SELECT value FROM readings WHERE meter_ref = ? AND register = ? AND at <= ?"
-            " ORDER BY at DESC, batch_seq DESC LIMIT 1",
-            (ref, register, low),
-        ) or query.one(
-            "SELECT value FROM readings WHERE meter_ref = ? AND register = ? AND at > ?"
-            " ORDER BY at, batch_seq LIMIT 1",
-            (ref, register, low),
+        row = query.one(_BASELINE_AT_OR_BEFORE.format(column), (ref, low)) or query.one(
+            _BASELINE_AFTER.format(column), (ref, low)
         )
         return None if row is None else int(row[0])
 
@@ -234,8 +252,12 @@ class SqlStore(CommandQueries, abc.ABC):
         return self._count("SELECT count(*) FROM batches")
 
     def count_readings(self) -> int:
-        """The number of stored readings."""
-        return self._count("SELECT count(*) FROM readings")
+        """The number of stored register values (5 per electricity interval reading)."""
+        return self._count(_COUNT_VALUES)
+
+    def count_intervals(self) -> int:
+        """The number of stored interval readings (rows of ``interval_readings``)."""
+        return self._count("SELECT count(*) FROM interval_readings")
 
     def _count(self, sql: str) -> int:
         with self._reading() as query:
@@ -262,6 +284,23 @@ class SqlStore(CommandQueries, abc.ABC):
             if len(rows) < PAGE_SIZE:
                 return
             after = rows[-1][0]
+
+
+def unfold(meter_id: str, rows: Sequence[Row]) -> list[ReadingRow]:
+    """Wide ``(batch_seq, at, value per register...)`` rows as register values, ordered by
+    time, register and batch (SQL gave time and batch order; the sort is stable)."""
+    readings = [
+        ReadingRow(meter_id, seq, at, register, value)
+        for seq, at, *values in rows
+        for (register, _), value in zip(REGISTER_COLUMNS, values, strict=True)
+        if value is not None
+    ]
+    readings.sort(key=_time_and_register)
+    return readings
+
+
+def _time_and_register(reading: ReadingRow) -> tuple[int, int]:
+    return reading.at, reading.register
 
 
 def _batch(meter_id: str, row: Row) -> BatchRow:

@@ -2,8 +2,17 @@
 
 Both backends resolve meter IDs to their integer ``meter_ref``, look up the hashes of the
 (meter, sequence) keys already stored, and hand both to :func:`plan_batches`. What comes
-back says, per offered batch, STORED, DUPLICATE or CONFLICT, and holds the reading rows
-and latest-value updates of the STORED ones, ready for ``executemany`` or ``COPY``.
+back says, per offered batch, STORED, DUPLICATE or CONFLICT, and holds the wide
+``interval_readings`` rows and latest-value updates of the STORED ones, ready for
+``executemany`` or ``COPY``.
+
+Two ways in. :class:`~meterseal.store.rows.IntervalColumns` (what ingest offers) keeps
+its columns (:class:`IntervalBlock`): SQLite binds them by slice assignment into one flat
+parameter list, PostgreSQL's COPY reads them through a lazy ``zip``; no Python object per
+register value either way. Any other sequence of
+:class:`~meterseal.store.rows.ReadingRow` is grouped by interval end into the same wide
+rows (the general path, for tests and tools); a register without a column, or one
+register twice at one time, is an :class:`InvalidRowError`.
 
 A key offered twice in one call is treated as if the first offer had already been
 stored: the second is DUPLICATE or CONFLICT by hash, and its readings are not written.
@@ -11,17 +20,26 @@ stored: the second is DUPLICATE or CONFLICT by hash, and its readings are not wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 from meterseal.store.errors import InvalidRowError
-from meterseal.store.rows import BatchItem, BatchRow, ReadingRow, StoreOutcome
+from meterseal.store.rows import (
+    REGISTER_COLUMNS,
+    BatchItem,
+    BatchRow,
+    IntervalColumns,
+    ReadingRow,
+    StoreOutcome,
+)
 
 BatchKey = tuple[int, int]
 """(meter_ref, batch_seq): the key of a stored batch."""
 
-ReadingTuple = tuple[int, int, int, int, int]
-"""(meter_ref, at, register, batch_seq, value): the column order of the readings table."""
+IntervalTuple = tuple[int | None, ...]
+"""(meter_ref, at, batch_seq, then one value or None per register in
+:data:`~meterseal.store.rows.REGISTER_COLUMNS` order): an ``interval_readings`` row."""
 
 LatestTuple = tuple[int, int, int, int]
 """(meter_ref, register, at, value): the column order of the meter_latest table."""
@@ -30,6 +48,44 @@ BatchTuple = tuple[int, int, int, int, bytes, bytes, int, int]
 """(meter_ref, batch_seq, interval_start, interval_seconds, signed_batch, batch_hash,
 received_at, reading_count): the column order of the batches table."""
 
+INTERVAL_COLUMNS = ("meter_ref", "at", "batch_seq", *(column for _, column in REGISTER_COLUMNS))
+"""The ``interval_readings`` columns in the order of :data:`IntervalTuple`."""
+
+_SLOT = {int(register): slot for slot, (register, _) in enumerate(REGISTER_COLUMNS)}
+_NONE = repeat(None)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalBlock:
+    """One stored batch's ``interval_readings`` rows, column by column.
+
+    ``registers`` holds one column per register in
+    :data:`~meterseal.store.rows.REGISTER_COLUMNS` order, None where every row is NULL.
+    """
+
+    ref: int
+    batch_seq: int
+    ends: Sequence[int]
+    registers: tuple[Sequence[int | None] | None, ...]
+
+    def rows(self) -> Iterator[IntervalTuple]:
+        """The rows as tuples in :data:`INTERVAL_COLUMNS` order (a lazy ``zip``)."""
+        columns = (_NONE if column is None else column for column in self.registers)
+        return zip(repeat(self.ref), self.ends, repeat(self.batch_seq), *columns)
+
+    def fill(self, values: list[int | None], offset: int) -> int:
+        """Write the rows into the flat ``values`` from ``offset`` on (row after row, as a
+        multi-row INSERT binds them) by slice assignment; return the offset after them."""
+        count, width = len(self.ends), len(INTERVAL_COLUMNS)
+        end = offset + count * width
+        values[offset:end:width] = [self.ref] * count
+        values[offset + 1 : end : width] = self.ends
+        values[offset + 2 : end : width] = [self.batch_seq] * count
+        for slot, column in enumerate(self.registers, start=3):
+            if column is not None:
+                values[offset + slot : end : width] = column
+        return end
+
 
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
@@ -37,8 +93,21 @@ class BatchPlan:
 
     outcomes: list[StoreOutcome]
     stored: list[int]  # indices of the STORED items
-    readings: list[ReadingTuple]
+    intervals: list[IntervalBlock]  # one per STORED item
     latest: list[LatestTuple]
+
+    def interval_rows(self) -> Iterator[IntervalTuple]:
+        """Every ``interval_readings`` row of the call, batch after batch."""
+        return chain.from_iterable(block.rows() for block in self.intervals)
+
+    def interval_values(self) -> list[int | None]:
+        """The same rows flattened into one list (row after row, column after column)."""
+        total = sum(len(block.ends) for block in self.intervals)
+        values: list[int | None] = [None] * (total * len(INTERVAL_COLUMNS))
+        offset = 0
+        for block in self.intervals:
+            offset = block.fill(values, offset)
+        return values
 
 
 def batch_keys(items: Sequence[BatchItem], refs: Sequence[int]) -> list[BatchKey]:
@@ -89,28 +158,75 @@ def classify(
     return outcomes
 
 
-def reading_tuples(ref: int, batch: BatchRow, readings: Sequence[ReadingRow]) -> list[ReadingTuple]:
-    """The readings-table rows of one batch; :class:`InvalidRowError` if they do not fit it."""
+def _check_fit(batch: BatchRow, readings: Sequence[ReadingRow]) -> None:
+    """The readings offered are as many as the batch says (:class:`InvalidRowError`)."""
     if len(readings) != batch.reading_count:
         raise InvalidRowError(
             f"batch {batch.meter_id}/{batch.batch_seq} says {batch.reading_count} readings "
             f"but {len(readings)} were offered"
         )
+
+
+def _stray(batch: BatchRow) -> InvalidRowError:
+    return InvalidRowError(
+        f"batch {batch.meter_id}/{batch.batch_seq} was offered readings of another batch"
+    )
+
+
+def column_block(ref: int, batch: BatchRow, readings: IntervalColumns) -> IntervalBlock:
+    """The rows of one batch offered as columns: its own columns, no copy."""
+    if readings.meter_id != batch.meter_id or readings.batch_seq != batch.batch_seq:
+        raise _stray(batch)
+    _check_fit(batch, readings)
+    return IntervalBlock(ref, batch.batch_seq, readings.ends, readings.columns)
+
+
+def grouped_block(ref: int, batch: BatchRow, readings: Sequence[ReadingRow]) -> IntervalBlock:
+    """The rows of one batch offered as register values, grouped by interval end."""
+    _check_fit(batch, readings)
     meter_id, seq = batch.meter_id, batch.batch_seq
-    rows = [
-        (ref, r.at, r.register, seq, r.value)
-        for r in readings
-        if r.meter_id == meter_id and r.batch_seq == seq
-    ]
-    if len(rows) != len(readings):
-        raise InvalidRowError(f"batch {meter_id}/{seq} was offered readings of another batch")
-    return rows
+    by_end: dict[int, list[int | None]] = {}
+    for reading in readings:
+        if reading.meter_id != meter_id or reading.batch_seq != seq:
+            raise _stray(batch)
+        slot = _SLOT.get(reading.register)
+        if slot is None:
+            raise InvalidRowError(f"batch {meter_id}/{seq}: register {reading.register} is unknown")
+        values = by_end.setdefault(reading.at, [None] * len(_SLOT))
+        if values[slot] is not None:
+            raise InvalidRowError(f"batch {meter_id}/{seq}: register {reading.register} twice")
+        values[slot] = reading.value
+    ends = sorted(by_end)
+    registers = tuple(zip(*(by_end[at] for at in ends), strict=True)) or (None,) * len(_SLOT)
+    return IntervalBlock(ref, seq, ends, registers)
 
 
-def latest_tuples(rows: Iterable[ReadingTuple]) -> list[LatestTuple]:
+def batch_block(ref: int, batch: BatchRow, readings: Sequence[ReadingRow]) -> IntervalBlock:
+    """The ``interval_readings`` rows of one batch, by whichever path its readings take."""
+    if isinstance(readings, IntervalColumns):
+        return column_block(ref, batch, readings)
+    return grouped_block(ref, batch, readings)
+
+
+def batch_rows(ref: int, batch: BatchRow, readings: Sequence[ReadingRow]) -> list[IntervalTuple]:
+    """The ``interval_readings`` rows of one batch, as tuples."""
+    return list(batch_block(ref, batch, readings).rows())
+
+
+def latest_of(ref: int, readings: Sequence[ReadingRow]) -> list[LatestTuple]:
+    """Each register's value at the batch's greatest interval end."""
+    if isinstance(readings, IntervalColumns):
+        if not readings.ends:
+            return []
+        at = readings.ends[-1]
+        return [(ref, register, at, column[-1]) for register, column in readings.present()]
+    return [(ref, r.register, r.at, r.value) for r in readings]
+
+
+def latest_tuples(rows: Iterable[LatestTuple]) -> list[LatestTuple]:
     """Per (meter, register), the value with the greatest ``at`` (the later row on a tie)."""
     latest: dict[tuple[int, int], tuple[int, int]] = {}
-    for ref, at, register, _seq, value in rows:
+    for ref, register, at, value in rows:
         prior = latest.get((ref, register))
         if prior is None or at >= prior[0]:
             latest[ref, register] = (at, value)
@@ -124,8 +240,6 @@ def plan_batches(
     keys = batch_keys(items, refs)
     outcomes = classify(keys, [batch.batch_hash for batch, _ in items], existing)
     stored = [i for i, outcome in enumerate(outcomes) if outcome is StoreOutcome.STORED]
-    readings: list[ReadingTuple] = []
-    for i in stored:
-        batch, rows = items[i]
-        readings.extend(reading_tuples(refs[i], batch, rows))
-    return BatchPlan(outcomes, stored, readings, latest_tuples(readings))
+    intervals = [batch_block(refs[i], *items[i]) for i in stored]
+    latest = latest_tuples(row for i in stored for row in latest_of(refs[i], items[i][1]))
+    return BatchPlan(outcomes, stored, intervals, latest)

@@ -56,7 +56,10 @@ class Store(Protocol):
     def store_batches(self, items: Sequence[BatchItem]) -> list[StoreOutcome]:
         """Store signed batches and their readings in ONE transaction.
 
-        One outcome per item, in order. A batch whose (meter, sequence) is already stored
+        Readings offered as :class:`~meterseal.store.rows.IntervalColumns` (what ingest
+        does) are written straight from their columns; any other sequence of
+        :class:`ReadingRow` is grouped into interval readings first. One outcome per
+        item, in order. A batch whose (meter, sequence) is already stored
         is ``DUPLICATE`` if its hash matches and ``CONFLICT`` otherwise; neither writes
         anything. When the call returns, every ``STORED`` batch is durable. If it raises,
         nothing of the call was written (or, for ``StoreUnavailable``, possibly all of it).
@@ -68,7 +71,8 @@ class Store(Protocol):
         ...
 
     def readings(self, meter_id: str, start: int, end: int) -> list[ReadingRow]:
-        """The meter's readings with ``start <= at < end``, ordered by time and register."""
+        """The meter's register values with ``start <= at < end``, ordered by time, register
+        and batch."""
         ...
 
     def daily_consumption(
@@ -89,7 +93,13 @@ class Store(Protocol):
         ...
 
     def count_readings(self) -> int:
-        """The number of stored readings."""
+        """The number of stored register values (:class:`ReadingRow`), as ``readings()``
+        returns them: five per electricity interval reading, one per water or gas one."""
+        ...
+
+    def count_intervals(self) -> int:
+        """The number of stored interval readings (one freeze of a meter's registers at
+        one interval end, per batch): the unit of DESIGN.md's ingest goal."""
         ...
 
     def iter_batches(self) -> Iterator[BatchRow]:

@@ -5,16 +5,26 @@ transaction together with their ``schema_migrations`` rows, so a migration is ap
 entirely or not at all and running ``migrate()`` again does nothing. A database that
 records a version this code does not know (written by a newer MeterSeal) is refused.
 
-Version 1 is the core: the meter registry, the signed batches (evidence, byte for byte)
-and the readings (one row per meter, interval end, register: see
-:mod:`meterseal.store.rows`). Version 2 adds ``meter_latest``, each meter's latest value
-per register, kept up to date by ``store_batches`` so that ``latest_state`` reads one
-small row per meter and register instead of scanning readings; it is backfilled from any
-readings already stored. Version 3 adds ``commands``, the queue of signed head-end
-commands per meter and the meters' acks (see :mod:`meterseal.store.commands`).
+The history is append-only: a released step is never edited, a change is a new step.
 
-Readings carry no foreign key to batches: the store writes a batch and its readings in
-the same transaction, and a per-row key check would cost a lookup per reading.
+Version 1 is the core: the meter registry, the signed batches (evidence, byte for byte)
+and the narrow ``readings`` table (one row per meter, interval end, register). Version 2
+adds ``meter_latest``, each meter's latest value per register, kept up to date by
+``store_batches`` so that ``latest_state`` reads one small row per meter and register
+instead of scanning readings; it is backfilled from any readings already stored. Version
+3 adds ``commands``, the queue of signed head-end commands per meter and the meters' acks
+(see :mod:`meterseal.store.commands`).
+
+Version 4 replaces the narrow table by ``interval_readings``: one wide row per (meter,
+interval end, batch) with a nullable column per register (see
+:mod:`meterseal.store.rows` for why). It pivots every stored register value of the six
+known registers into the new table, deletes what it moved, and renames what is left to
+``readings_unmapped``: values of register codes that have no column (the head-end never
+writes such codes; the table is empty unless a tool stored them through the old API), so
+that no migration ever drops a value.
+
+Interval readings carry no foreign key to batches: the store writes a batch and its rows
+in the same transaction, and a per-row key check would cost a lookup per row.
 """
 
 from __future__ import annotations
@@ -53,6 +63,25 @@ def pending(
     limit = known[-1] if target is None else target
     return [step for step in steps if step.version not in applied and step.version <= limit]
 
+
+# Version 4, spelled out in full (not derived from REGISTER_COLUMNS) so that adding a
+# register later, as version 5, cannot change what version 4 did.
+_V4_DESCRIPTION = "interval_readings: one wide row per meter, interval end and batch"
+_V4_TAIL = (
+    """INSERT INTO interval_readings (meter_ref, at, batch_seq, energy_import_wh,
+            energy_export_wh, volume_dl, voltage_dv, current_ma, power_w)
+        SELECT meter_ref, at, batch_seq,
+            max(CASE WHEN register = 1 THEN value END),
+            max(CASE WHEN register = 2 THEN value END),
+            max(CASE WHEN register = 3 THEN value END),
+            max(CASE WHEN register = 4 THEN value END),
+            max(CASE WHEN register = 5 THEN value END),
+            max(CASE WHEN register = 6 THEN value END)
+        FROM readings WHERE register BETWEEN 1 AND 6
+        GROUP BY meter_ref, at, batch_seq""",
+    "DELETE FROM readings WHERE register BETWEEN 1 AND 6",
+    "ALTER TABLE readings RENAME TO readings_unmapped",
+)
 
 SQLITE_BOOTSTRAP = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -137,6 +166,24 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX commands_open ON commands (meter_ref, state, command_id)",
         ),
     ),
+    Migration(
+        4,
+        _V4_DESCRIPTION,
+        (
+            """CREATE TABLE interval_readings (
+                meter_ref INTEGER NOT NULL,
+                at INTEGER NOT NULL,
+                batch_seq INTEGER NOT NULL,
+                energy_import_wh INTEGER,
+                energy_export_wh INTEGER,
+                volume_dl INTEGER,
+                voltage_dv INTEGER,
+                current_ma INTEGER,
+                power_w INTEGER,
+                PRIMARY KEY (meter_ref, at, batch_seq)) WITHOUT ROWID""",
+            *_V4_TAIL,
+        ),
+    ),
 )
 
 POSTGRES_BOOTSTRAP = (
@@ -219,6 +266,24 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 ack_reason integer,
                 ack_detail bigint)""",
             "CREATE INDEX commands_open ON commands (meter_ref, state, command_id)",
+        ),
+    ),
+    Migration(
+        4,
+        _V4_DESCRIPTION,
+        (
+            """CREATE TABLE interval_readings (
+                meter_ref bigint NOT NULL,
+                at bigint NOT NULL,
+                batch_seq bigint NOT NULL,
+                energy_import_wh bigint,
+                energy_export_wh bigint,
+                volume_dl bigint,
+                voltage_dv bigint,
+                current_ma bigint,
+                power_w bigint,
+                PRIMARY KEY (meter_ref, at, batch_seq))""",
+            *_V4_TAIL,
         ),
     ),
 )

@@ -3,9 +3,11 @@
 Write path. ``store_batches`` runs in one transaction: the batch rows go in with one
 ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING``, the hashes of
 the keys that were already there are read back to tell DUPLICATE from CONFLICT, and the
-readings of the STORED batches stream in with binary ``COPY``. ``ON CONFLICT`` makes the
-check safe against other writers too: a concurrent insert of the same key either commits
-first (and we see its hash) or waits for ours.
+wide ``interval_readings`` rows of the STORED batches stream in with binary ``COPY``,
+packed a batch at a time straight from the batches' columns
+(:mod:`meterseal.store.pg_copy`). ``ON CONFLICT`` makes the check safe against other
+writers too: a concurrent insert of the same key either commits first (and we see its
+hash) or waits for ours.
 
 Durability. A returned call has committed; with the server's default
 ``synchronous_commit = on`` the commit is flushed to the server's WAL before it returns,
@@ -39,9 +41,10 @@ from psycopg.conninfo import make_conninfo
 
 from meterseal.store.base import Query, Row, SqlStore
 from meterseal.store.batching import (
+    INTERVAL_COLUMNS,
     BatchKey,
+    IntervalBlock,
     LatestTuple,
-    ReadingTuple,
     batch_keys,
     batch_tuple,
     first_occurrences,
@@ -60,6 +63,7 @@ from meterseal.store.migrations import (
     POSTGRES_RECORD,
     pending,
 )
+from meterseal.store.pg_copy import copy_data
 from meterseal.store.rows import BatchItem, StoreOutcome
 
 Connection = psycopg.Connection[Any]
@@ -78,10 +82,9 @@ _BATCH_HASHES = (
     " JOIN unnest(%s::int8[], %s::int8[]) AS k (meter_ref, batch_seq)"
     " ON b.meter_ref = k.meter_ref AND b.batch_seq = k.batch_seq"
 )
-_COPY_READINGS = (
-    "COPY readings (meter_ref, at, register, batch_seq, value) FROM STDIN (FORMAT BINARY)"
+_COPY_INTERVALS = "COPY interval_readings ({}) FROM STDIN (FORMAT BINARY)".format(
+    ", ".join(INTERVAL_COLUMNS)
 )
-_READING_TYPES = ["int8", "int8", "int2", "int8", "int8"]
 _UPSERT_LATEST = (
     "INSERT INTO meter_latest (meter_ref, register, at, value)"
     " SELECT * FROM unnest(%s::int8[], %s::int2[], %s::int8[], %s::int8[])"
@@ -130,8 +133,8 @@ class PostgresStore(SqlStore):
     """The :class:`~meterseal.store.interface.Store` in a PostgreSQL database."""
 
     DAY_LASTS_SQL = (
-        "SELECT DISTINCT ON (day) (at - 1) / 86400 AS day, value FROM readings"
-        " WHERE meter_ref = ? AND register = ? AND at > ? AND at <= ?"
+        "SELECT DISTINCT ON (day) (at - 1) / 86400 AS day, {0} FROM interval_readings"
+        " WHERE meter_ref = ? AND {0} IS NOT NULL AND at > ? AND at <= ?"
         " ORDER BY day, at DESC, batch_seq DESC"
     )
 
@@ -258,7 +261,7 @@ class PostgresStore(SqlStore):
             inserted = _insert_batches(conn, [batch_tuple(refs[i], items[i][0]) for i in firsts])
             existing = _hashes(conn, [keys[i] for i in firsts if keys[i] not in inserted])
             plan = plan_batches(items, refs, existing)
-            _copy_readings(conn, plan.readings)
+            _copy_intervals(conn, plan.intervals)
             _upsert_latest(conn, plan.latest)
         return plan.outcomes
 
@@ -284,14 +287,13 @@ def _hashes(conn: Connection, keys: Sequence[BatchKey]) -> dict[BatchKey, bytes]
     return {(ref, seq): bytes(digest) for ref, seq, digest in cursor.fetchall()}
 
 
-def _copy_readings(conn: Connection, rows: Sequence[ReadingTuple]) -> None:
-    """Stream reading rows into the readings table with binary COPY."""
-    if not rows:
+def _copy_intervals(conn: Connection, blocks: Sequence[IntervalBlock]) -> None:
+    """Stream the wide rows into ``interval_readings`` with one binary COPY."""
+    if not blocks:
         return
-    with conn.cursor() as cursor, cursor.copy(_COPY_READINGS) as copy:
-        copy.set_types(_READING_TYPES)
-        for row in rows:
-            copy.write_row(row)
+    data = copy_data(blocks)
+    with conn.cursor() as cursor, cursor.copy(_COPY_INTERVALS) as copy:
+        copy.write(data)
 
 
 def _upsert_latest(conn: Connection, rows: Sequence[LatestTuple]) -> None:

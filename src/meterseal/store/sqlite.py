@@ -13,13 +13,17 @@ returned ``store_batches`` (and so an ack) survives:
 
 The cost of FULL is one fsync per commit, and ``store_batches`` commits once per call
 however many batches it carries, so callers that pass many batches at once pay it rarely
-(measured by :mod:`meterseal.store.bench`).
+(measured by :mod:`meterseal.store.bench`). Inside the transaction the rows go in with
+multi-row statements (:mod:`meterseal.store.sqlite_bulk`): few statement steps, so few
+waits for the GIL while the write lock is held.
 
 Threads and processes. One connection, opened with ``check_same_thread=False``; every
 method holds the store's lock while it uses it, so a store may be shared between threads
 (the calls run one at a time). Writes begin with ``BEGIN IMMEDIATE``, so other processes
-using the same file are serialised by SQLite itself; a writer that waits longer than
-``timeout`` seconds for the lock gets :class:`StoreUnavailable`.
+using the same file are serialised by SQLite itself; MeterSeal's writers first queue on
+an advisory lock beside the file (:mod:`meterseal.store.writer_lock`), so that one starts
+as soon as the other commits. A writer that waits longer than ``timeout`` seconds for
+either lock gets :class:`StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from meterseal.store.base import Query, Row, SqlStore
-from meterseal.store.batching import BatchKey, batch_keys, batch_tuple, plan_batches
+from meterseal.store.batching import INTERVAL_COLUMNS, batch_keys, batch_tuple, plan_batches
 from meterseal.store.errors import (
     InvalidRowError,
     StoreClosedError,
@@ -41,6 +45,8 @@ from meterseal.store.errors import (
 )
 from meterseal.store.migrations import SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, SQLITE_RECORD, pending
 from meterseal.store.rows import BatchItem, StoreOutcome
+from meterseal.store.sqlite_bulk import MultiRowInsert, stored_hashes
+from meterseal.store.writer_lock import WriterLock
 
 SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
 DEFAULT_SYNCHRONOUS = "FULL"
@@ -58,19 +64,26 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 
-_INSERT_BATCH = (
-    "INSERT INTO batches (meter_ref, batch_seq, interval_start, interval_seconds,"
-    " signed_batch, batch_hash, received_at, reading_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_BATCHES = MultiRowInsert(
+    "batches",
+    (
+        "meter_ref",
+        "batch_seq",
+        "interval_start",
+        "interval_seconds",
+        "signed_batch",
+        "batch_hash",
+        "received_at",
+        "reading_count",
+    ),
 )
-_INSERT_READING = (
-    "INSERT INTO readings (meter_ref, at, register, batch_seq, value) VALUES (?, ?, ?, ?, ?)"
-)
-_UPSERT_LATEST = (
-    "INSERT INTO meter_latest (meter_ref, register, at, value) VALUES (?, ?, ?, ?)"
+_INSERT_INTERVALS = MultiRowInsert("interval_readings", INTERVAL_COLUMNS)
+_UPSERT_LATEST = MultiRowInsert(
+    "meter_latest",
+    ("meter_ref", "register", "at", "value"),
     " ON CONFLICT (meter_ref, register) DO UPDATE SET at = excluded.at, value = excluded.value"
-    " WHERE excluded.at >= meter_latest.at"
+    " WHERE excluded.at >= meter_latest.at",
 )
-_BATCH_HASH = "SELECT batch_hash FROM batches WHERE meter_ref = ? AND batch_seq = ?"
 
 
 class _SqliteQuery:
@@ -105,10 +118,11 @@ class SqliteStore(SqlStore):
     ``path`` may be ``":memory:"`` for a private, non-durable database (no WAL there).
     """
 
+    # SQLite takes the bare column {0} from the row holding max(at).
     DAY_LASTS_SQL = (
         "SELECT day, value FROM ("
-        " SELECT (at - 1) / 86400 AS day, value, max(at) FROM readings"
-        " WHERE meter_ref = ? AND register = ? AND at > ? AND at <= ? GROUP BY day"
+        " SELECT (at - 1) / 86400 AS day, {0} AS value, max(at) FROM interval_readings"
+        " WHERE meter_ref = ? AND {0} IS NOT NULL AND at > ? AND at <= ? GROUP BY day"
         ") ORDER BY day"
     )
 
@@ -127,6 +141,8 @@ class SqliteStore(SqlStore):
                 f"synchronous must be one of {SYNCHRONOUS_LEVELS}, not {synchronous!r}"
             )
         self._lock = threading.RLock()
+        in_memory = self._path in ("", ":memory:")
+        self._writers = None if in_memory else WriterLock(self._path, timeout)
         self._conn: sqlite3.Connection | None = self._open(timeout)
 
     @property
@@ -173,7 +189,8 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._session() as conn:
+        queue = contextlib.nullcontext() if self._writers is None else self._writers.held()
+        with self._session() as conn, queue:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -200,6 +217,8 @@ class SqliteStore(SqlStore):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._writers is not None:
+                self._writers.close()
 
     # --- schema -------------------------------------------------------------------------
 
@@ -223,20 +242,8 @@ class SqliteStore(SqlStore):
             return []
         with self._transaction() as conn:
             refs = self._meter_refs(_SqliteQuery(conn), items)
-            plan = plan_batches(items, refs, _existing(conn, batch_keys(items, refs)))
-            conn.executemany(
-                _INSERT_BATCH, [batch_tuple(refs[i], items[i][0]) for i in plan.stored]
-            )
-            conn.executemany(_INSERT_READING, plan.readings)
-            conn.executemany(_UPSERT_LATEST, plan.latest)
+            plan = plan_batches(items, refs, stored_hashes(conn, batch_keys(items, refs)))
+            _INSERT_BATCHES.run(conn, (batch_tuple(refs[i], items[i][0]) for i in plan.stored))
+            _INSERT_INTERVALS.run_flat(conn, plan.interval_values())
+            _UPSERT_LATEST.run(conn, plan.latest)
         return plan.outcomes
-
-
-def _existing(conn: sqlite3.Connection, keys: Sequence[BatchKey]) -> dict[BatchKey, bytes]:
-    """The stored hashes of those ``keys`` that are already stored."""
-    found = {}
-    for key in set(keys):
-        row = conn.execute(_BATCH_HASH, key).fetchone()
-        if row is not None:
-            found[key] = bytes(row[0])
-    return found

@@ -11,8 +11,10 @@ from store_support import batch, meter, with_readings
 
 from meterseal.store import (
     BatchItem,
+    IntervalColumns,
     InvalidRowError,
     ReadingRow,
+    Register,
     Store,
     StoreOutcome,
     UnknownMeterError,
@@ -150,3 +152,33 @@ def test_concurrent_callers_from_threads_all_get_stored(two_meters: Store) -> No
         thread.join()
     assert errors == []
     assert two_meters.count_batches() == 40
+
+
+def test_a_register_missing_at_some_interval_ends_comes_back_as_offered(
+    two_meters: Store,
+) -> None:
+    row, energy = batch("M1", 1, (100, 110, 120))
+    voltage = [ReadingRow("M1", 1, energy[1].at, Register.VOLTAGE_DV, 2310)]
+    item = with_readings((row, energy), [*energy, *voltage])
+    assert two_meters.store_batches([item]) == [STORED]
+    assert two_meters.readings("M1", 0, 2**40) == [*energy[:2], *voltage, energy[2]]
+    assert (two_meters.count_intervals(), two_meters.count_readings()) == (3, 4)
+
+
+def test_a_value_the_database_cannot_hold_rolls_back_the_call(two_meters: Store) -> None:
+    with pytest.raises(InvalidRowError):
+        two_meters.store_batches([batch("M2", 1), batch("M1", 1, (1, 2**63))])
+    assert (two_meters.count_batches(), two_meters.count_intervals()) == (0, 0)
+
+
+def test_columns_offered_by_ingest_are_stored_as_their_register_values(
+    two_meters: Store,
+) -> None:
+    columns = IntervalColumns(
+        "M1", 1, range(900, 2700, 900), energy_import_wh=(5, 6), power_w=(-40, 12)
+    )
+    row = dataclasses.replace(batch("M1", 1)[0], reading_count=len(columns))
+    assert two_meters.store_batches([(row, columns)]) == [STORED]
+    assert two_meters.readings("M1", 0, 2**40) == list(columns)
+    [latest] = [m for m in two_meters.latest_state() if m.meter_id == "M1"]
+    assert latest.registers == ((Register.ENERGY_IMPORT_WH, 6), (Register.POWER_W, 12))

@@ -14,11 +14,11 @@ from headend_unit_support import T0, SimMeter, electricity_batch, make_meter, vo
 from meterseal.crypto.cose import sign1
 from meterseal.crypto.suites import SUITE_GMT, CipherSuite
 from meterseal.headend import BatchRejectedError, IngestPipeline, batch_item, verify_batch
-from meterseal.headend.ingest import Stored, reading_rows
+from meterseal.headend.ingest import Stored, interval_columns
 from meterseal.headend.registry import RegisteredMeter, admit
 from meterseal.headend.runner import StoreRunner
 from meterseal.headend.testing import async_test
-from meterseal.messages import BatchRejectReason, MeterType, encode_batch
+from meterseal.messages import BatchRejectReason, ElectricityReadings, MeterType, encode_batch
 from meterseal.messages.sealing import BATCH_AAD
 from meterseal.store import (
     BatchItem,
@@ -98,7 +98,7 @@ def test_a_flipped_payload_byte_is_a_bad_signature() -> None:
 
 def test_electricity_readings_become_five_registers_at_each_interval_end() -> None:
     batch = electricity_batch("ELEC-1", 0, count=2)
-    rows = reading_rows(batch)
+    rows = list(interval_columns(batch))
     assert [(r.at, r.register) for r in rows[:5]] == [
         (T0 + 900, Register.ENERGY_IMPORT_WH),
         (T0 + 900, Register.ENERGY_EXPORT_WH),
@@ -117,12 +117,22 @@ def _columns(readings: object) -> list[tuple[int, ...]]:
 
 
 def test_volume_is_stored_in_decilitres_at_the_end_of_each_frozen_interval() -> None:
-    rows = reading_rows(volume_batch("W-1", 0, MeterType.GAS))
+    rows = list(interval_columns(volume_batch("W-1", 0, MeterType.GAS)))
     assert [(r.at, r.register, r.value) for r in rows] == [
         (T0 + 900, Register.VOLUME_DL, 123_451),
         (T0 + 1800, Register.VOLUME_DL, 123_457),
         (T0 + 3600, Register.VOLUME_DL, 123_470),  # interval 2 was not frozen
     ]
+
+
+def test_the_store_gets_the_decoded_columns_themselves_and_a_range_of_interval_ends() -> None:
+    batch = electricity_batch("ELEC-1", 0, count=3)
+    columns = interval_columns(batch)
+    readings = batch.readings
+    assert isinstance(readings, ElectricityReadings)
+    assert columns.energy_import_wh is readings.energy_import_wh
+    assert columns.power_w is readings.power_w
+    assert (columns.volume_dl, columns.ends) == (None, range(T0 + 900, T0 + 3600, 900))
 
 
 def test_the_batch_row_keeps_the_signed_bytes_and_their_sha256() -> None:
@@ -237,7 +247,7 @@ async def test_stored_batches_are_in_sqlite_when_the_future_resolves(tmp_path: P
     batch = electricity_batch("ELEC-1", 1)
     stored = await pipeline.submit(batch, meter.signed(batch), T0)
     assert stored == Stored(StoreOutcome.STORED, 480, 96)
-    assert setup.count_readings() == 480
+    assert (setup.count_intervals(), setup.count_readings()) == (96, 480)
     again = await pipeline.submit(batch, meter.signed(batch), T0)  # ECDSA: other bytes
     assert again.outcome is StoreOutcome.CONFLICT
     await runner.close()
