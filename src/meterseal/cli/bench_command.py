@@ -8,11 +8,13 @@ from collections.abc import Callable
 from meterseal.bench import crypto, ingest
 from meterseal.bench.report import BenchResult, machine_description, render_json, render_table
 from meterseal.hsm import bench as hsm_bench
+from meterseal.ledger import bench as ledger_bench
 from meterseal.store import bench as store_bench
 
 AREAS: dict[str, Callable[[float], list[BenchResult]]] = {
     "crypto": crypto.run,
     "hsm": hsm_bench.run,
+    "ledger": ledger_bench.run,
     "ingest": ingest.run,
     "store": store_bench.run,
 }
