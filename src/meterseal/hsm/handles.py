@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, Self
 
 
 class LabelledHandle:
@@ -24,3 +24,22 @@ class LabelledHandle:
     @property
     def label(self) -> str:
         return self._label
+
+
+class MachineSession:
+    """What both crypto machines share: ``with`` closes them, and they cannot be pickled
+    (a pickled machine would be a second, unlocked way into the same keys)."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(f"a {type(self).__name__} cannot be pickled")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -39,7 +39,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, Self, TypeVar
+from typing import Any, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -58,7 +58,7 @@ from meterseal.hsm.errors import (
     WrongKeyKindError,
     WrongPassphraseError,
 )
-from meterseal.hsm.handles import LabelledHandle
+from meterseal.hsm.handles import LabelledHandle, MachineSession
 from meterseal.hsm.interface import DEFAULT_METER_KEY_LENGTH, KeyInfo, KeyKind, check_label
 from meterseal.hsm.pkcs11_objects import (
     CLASSIFYING_ATTRIBUTES,
@@ -198,7 +198,7 @@ class _Pkcs11SigningKey(LabelledHandle):
         return self._machine.sign(self._private, digest, Mechanism.ECDSA)
 
 
-class Pkcs11Machine:
+class Pkcs11Machine(MachineSession):
     """A :class:`~meterseal.hsm.interface.CryptoMachine` on a PKCS#11 token.
 
     Opens one read/write session on the token labelled ``token_label`` and logs in as
@@ -222,15 +222,6 @@ class Pkcs11Machine:
 
     def __repr__(self) -> str:
         return f"<Pkcs11Machine token {self._token_label!r} via {self._module_path}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("a crypto machine cannot be pickled")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def token_label(self) -> str:

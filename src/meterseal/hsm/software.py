@@ -21,7 +21,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Self
+from typing import NoReturn
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
@@ -38,7 +38,7 @@ from meterseal.hsm.errors import (
     UnsupportedByBackendError,
     WrongKeyKindError,
 )
-from meterseal.hsm.handles import LabelledHandle
+from meterseal.hsm.handles import LabelledHandle, MachineSession
 from meterseal.hsm.interface import DEFAULT_METER_KEY_LENGTH, KeyInfo, KeyKind, check_label
 from meterseal.hsm.kek import KekSource
 from meterseal.hsm.keystore_file import (
@@ -228,7 +228,7 @@ class _KeystoreSigningKey(LabelledHandle):
         return self._vault.signer(self._label).sign(message)
 
 
-class SoftwareKeystore:
+class SoftwareKeystore(MachineSession):
     """A :class:`~meterseal.hsm.interface.CryptoMachine` in one encrypted file.
 
     ``create=True`` makes a new, empty keystore (refusing to overwrite a file);
@@ -270,15 +270,6 @@ class SoftwareKeystore:
 
     def __repr__(self) -> str:
         return f"<SoftwareKeystore {str(self._path)!r}>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("a keystore cannot be pickled")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @property
     def path(self) -> Path:
