@@ -23,6 +23,7 @@ from meterseal.errors import InvalidKeyError, SignatureError
 
 COSE_CRV_P256 = 1
 COSE_CRV_X25519 = 4
+COSE_CRV_ED25519 = 6
 COSE_ALG_ES256 = -7
 COSE_ALG_EDDSA = -8
 

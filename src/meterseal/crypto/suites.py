@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from meterseal.crypto.aead import A128GCM, AES_CCM_16_64_128, SM4_GCM_128
 from meterseal.crypto.hashes import SHA_256, SM3
 from meterseal.crypto.interfaces import AeadAlg, DhCurve, HashAlg, SignatureAlg
-from meterseal.crypto.international import ED25519, ES256, P256, X25519
+from meterseal.crypto.international import (
+    COSE_ALG_EDDSA,
+    COSE_CRV_ED25519,
+    ED25519,
+    ES256,
+    P256,
+    X25519,
+)
 from meterseal.crypto.sm2 import SM2_CURVE, SM2_SIGNATURE
 from meterseal.errors import UnsupportedAlgorithmError
 
@@ -39,6 +46,13 @@ class CipherSuite:
     app_aead: AeadAlg
     app_hash: HashAlg
     record_aead: AeadAlg
+
+    def credential_crv(self, *, signs: bool) -> int:
+        """The COSE curve a credential names for this suite's authentication key: Ed25519
+        for an EdDSA key, otherwise the suite's curve (its EC2 signature keys share it)."""
+        if signs and self.signature.cose_alg == COSE_ALG_EDDSA:
+            return COSE_CRV_ED25519
+        return self.dh.cose_crv
 
     def cose_array(self) -> list[int]:
         """The suite as the array of COSE values that RFC 9528 section 10.2 registers."""

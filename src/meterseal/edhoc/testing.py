@@ -26,8 +26,6 @@ from meterseal.edhoc.messages import ErrorCode
 from meterseal.errors import EdhocError
 
 Lookup = Callable[[IdCred], Credential | None]
-COSE_ALG_EDDSA = -8
-COSE_CRV_ED25519 = 6
 Tamper = Callable[[int, bytes], bytes]
 
 
@@ -54,8 +52,7 @@ def _signature_identity(
     suite: CipherSuite, private: bytes, kid: bytes, by_value: bool
 ) -> LocalIdentity:
     key = suite.signature.from_private_bytes(private)
-    eddsa = suite.signature.cose_alg == COSE_ALG_EDDSA
-    crv = COSE_CRV_ED25519 if eddsa else suite.dh.cose_crv
+    crv = suite.credential_crv(signs=True)
     credential = Credential.from_ccs(make_ccs(key.public_key, crv=crv, subject=kid.hex(), kid=kid))
     id_cred = IdCred.by_value(credential) if by_value else IdCred.by_kid(kid)
     return LocalIdentity.signature(credential, id_cred, key)

@@ -33,7 +33,6 @@ from meterseal.edhoc import (
 )
 from meterseal.edhoc.testing import HandshakeRun, lookup_from, make_identity, run_handshake
 
-COSE_CRV_ED25519 = 6
 RESPONDER_KID = b"\x2b"
 QUERY_METHODS = frozenset({"labels"})
 """Zero-argument methods that only read; others (close, ...) are not called."""
@@ -49,7 +48,7 @@ def signature_identity(
     suite: CipherSuite, key: SigningKey, kid: bytes = RESPONDER_KID
 ) -> LocalIdentity:
     """A signature identity (methods 0 and 2) for the handle's public key."""
-    crv = COSE_CRV_ED25519 if suite.signature.name == "EdDSA" else suite.dh.cose_crv
+    crv = suite.credential_crv(signs=True)
     ccs = make_ccs(key.public_key, crv=crv, subject="head-end", kid=kid)
     return LocalIdentity.signature(Credential.from_ccs(ccs), IdCred.by_kid(kid), key)
 

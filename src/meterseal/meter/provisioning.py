@@ -49,8 +49,6 @@ from meterseal.meter.trust import HeadendTrust
 from meterseal.records.keys import Exporter
 from meterseal.store.rows import STATE_REGISTERED, MeterRecord
 
-COSE_ALG_EDDSA: Final = -8
-COSE_CRV_ED25519: Final = 6
 SIMULATOR_SCRYPT: Final = ScryptParams(log2_n=10, r=8, p=1)
 """A cheap at-rest cost for simulated meters (a fleet of thousands starts in seconds)."""
 
@@ -61,15 +59,8 @@ MODELS: Final[dict[MeterType, type[MeterModel]]] = {
 }
 
 
-def credential_crv(suite: CipherSuite, *, signs: bool) -> int:
-    """The COSE curve of an identity key: Ed25519 (6) for EdDSA, else the suite's DH curve."""
-    if signs and suite.signature.cose_alg == COSE_ALG_EDDSA:
-        return COSE_CRV_ED25519
-    return suite.dh.cose_crv
-
-
 def _ccs_credential(public: bytes, suite: CipherSuite, signs: bool, kid: bytes) -> Credential:
-    crv = credential_crv(suite, signs=signs)
+    crv = suite.credential_crv(signs=signs)
     return Credential.from_ccs(make_ccs(public, crv=crv, subject=kid.decode("ascii"), kid=kid))
 
 

@@ -23,9 +23,6 @@ from meterseal.store.errors import DuplicateMeterError
 from meterseal.store.interface import Store
 from meterseal.store.rows import STATE_REGISTERED, MeterRecord
 
-SIGNATURE_CRV = {2: 1, 0: 6, -24: -65537}
-"""COSE curve of each suite's signature key: P-256, Ed25519, SM2 (RFC 9053, private use)."""
-
 
 class RefusalReason(enum.StrEnum):
     """Why a registration was refused."""
@@ -95,7 +92,7 @@ def register(
     suite = get_suite(entry.suite)
     ccs = make_ccs(
         entry.identity_public_key,
-        crv=SIGNATURE_CRV[suite.value],
+        crv=suite.credential_crv(signs=True),
         subject=entry.meter_id,
         kid=entry.meter_id.encode("utf-8"),
     )
