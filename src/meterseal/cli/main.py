@@ -10,6 +10,7 @@ from meterseal import __version__
 from meterseal.cli.bench_command import AREAS, run_bench
 from meterseal.cli.demo_command import add_arguments as add_demo_arguments
 from meterseal.cli.demo_command import run_demo_command
+from meterseal.cli.pki_command import add_ca_arguments, add_meter_arguments
 from meterseal.cli.serve_command import add_arguments as add_serve_arguments
 from meterseal.cli.serve_command import run_serve_command
 from meterseal.cli.simulate_command import add_arguments as add_simulate_arguments
@@ -33,6 +34,18 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     add_demo_arguments(demo)
     demo.set_defaults(handler=run_demo_command)
+
+
+def _add_ca(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "the certificate authority: roots inside the keystore in DATA_DIR"
+    ca = subparsers.add_parser("ca", help=about, description=about)
+    add_ca_arguments(ca)
+
+
+def _add_meter(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "register meters against a factory manifest; list and show registered meters"
+    meter = subparsers.add_parser("meter", help=about, description=about)
+    add_meter_arguments(meter)
 
 
 def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meterseal {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_bench(subparsers)
+    _add_ca(subparsers)
     _add_demo(subparsers)
+    _add_meter(subparsers)
     _add_serve(subparsers)
     _add_simulate(subparsers)
     return parser
