@@ -19,11 +19,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 from meterseal.crypto.interfaces import DhKey, SigningKey
 from meterseal.crypto.suites import CipherSuite, get_suite, supported_suites
-from meterseal.edhoc import LocalIdentity
 from meterseal.headend.config import HeadendConfig, HeadendKeys
 from meterseal.headend.server import start_headend
 from meterseal.headend.stats import HeadendStats
@@ -37,13 +35,7 @@ from meterseal.meter.fleet import (
     register_fleet,
     run_fleet,
 )
-from meterseal.meter.provisioning import (
-    HeadendIdentities,
-    ProvisionedMeter,
-    dh_identity,
-    headend_kid,
-    signature_identity,
-)
+from meterseal.meter.provisioning import HeadendIdentities, ProvisionedMeter, headend_identities
 from meterseal.store import open_store, sqlite_url
 
 KEYSTORE_NAME = "headend-keys.mskeys"
@@ -120,33 +112,31 @@ def open_keystore(data_dir: Path) -> SoftwareKeystore:
     return SoftwareKeystore(store_path, kek_from_file(kek_path), create=not store_path.exists())
 
 
-def _dh_key(machine: CryptoMachine, label: str, suite: CipherSuite) -> DhKey:
-    try:
-        return machine.dh_key(label)
-    except KeyNotFoundError:
-        return machine.generate_dh_key(label, suite.dh)
+@dataclass(frozen=True, slots=True)
+class _MachineKeys:
+    """Head-end keys as handles into a crypto machine: made on first use, found by label
+    afterwards, never read out."""
 
+    machine: CryptoMachine
 
-def _signing_key(machine: CryptoMachine, label: str, suite: CipherSuite) -> SigningKey:
-    try:
-        return machine.signing_key(label)
-    except KeyNotFoundError:
-        return machine.generate_signing_key(label, suite.signature)
+    def dh_key(self, suite: CipherSuite) -> DhKey:
+        label = f"headend-{suite.value}-dh"
+        try:
+            return self.machine.dh_key(label)
+        except KeyNotFoundError:
+            return self.machine.generate_dh_key(label, suite.dh)
+
+    def signing_key(self, suite: CipherSuite, role: str) -> SigningKey:
+        label = f"headend-{suite.value}-{role}"
+        try:
+            return self.machine.signing_key(label)
+        except KeyNotFoundError:
+            return self.machine.generate_signing_key(label, suite.signature)
 
 
 def machine_identities(machine: CryptoMachine, suites: tuple[int, ...]) -> HeadendIdentities:
-    """The head-end's EDHOC identities and command keys, as handles into ``machine``:
-    made on first use, found by label afterwards, never read out."""
-    identities: dict[tuple[int, bool], LocalIdentity] = {}
-    command_keys: dict[int, SigningKey] = {}
-    for value in suites:
-        suite = get_suite(value)
-        dh = _dh_key(machine, f"headend-{value}-dh", suite)
-        identities[(value, False)] = dh_identity(dh, suite, headend_kid(suite, "dh"))
-        sig = _signing_key(machine, f"headend-{value}-sig", suite)
-        identities[(value, True)] = signature_identity(sig, suite, headend_kid(suite, "sig"))
-        command_keys[value] = _signing_key(machine, f"headend-{value}-command", suite)
-    return HeadendIdentities(MappingProxyType(identities), MappingProxyType(command_keys))
+    """The head-end's EDHOC identities and command keys, as handles into ``machine``."""
+    return headend_identities(_MachineKeys(machine), [get_suite(value) for value in suites])
 
 
 def _id_prefix(registered: int) -> str:

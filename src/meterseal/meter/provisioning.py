@@ -118,22 +118,48 @@ class HeadendIdentities:
         return HeadendTrust.of(self.credentials(suite), self.command_key(suite).public_key)
 
 
-def make_headend_identities(
-    rng: Rng, suites: Iterable[CipherSuite] | None = None
-) -> HeadendIdentities:
-    """Software keys for a head-end (tests, simulator, demo): a DH and a signature identity
-    and a command key for each suite."""
+class HeadendKeySource(Protocol):
+    """Where a head-end's keys come from: software keys here, crypto-machine handles in
+    ``meterseal.demo``. ``role`` is ``"sig"`` (EDHOC) or ``"command"``."""
+
+    def dh_key(self, suite: CipherSuite) -> DhKey: ...
+
+    def signing_key(self, suite: CipherSuite, role: str) -> SigningKey: ...
+
+
+def headend_identities(keys: HeadendKeySource, suites: Iterable[CipherSuite]) -> HeadendIdentities:
+    """A DH and a signature identity and a command key for each suite, from ``keys``."""
     identities: dict[tuple[int, bool], LocalIdentity] = {}
     command_keys: dict[int, SigningKey] = {}
-    for suite in supported_suites() if suites is None else suites:
-        dh_key = suite.dh.generate(rng)
+    for suite in suites:
+        dh_key = keys.dh_key(suite)
         identities[(suite.value, False)] = dh_identity(dh_key, suite, headend_kid(suite, "dh"))
-        sig_key = suite.signature.generate(rng)
+        sig_key = keys.signing_key(suite, "sig")
         identities[(suite.value, True)] = signature_identity(
             sig_key, suite, headend_kid(suite, "sig")
         )
-        command_keys[suite.value] = suite.signature.generate(rng)
+        command_keys[suite.value] = keys.signing_key(suite, "command")
     return HeadendIdentities(MappingProxyType(identities), MappingProxyType(command_keys))
+
+
+@dataclass(frozen=True, slots=True)
+class _SoftwareKeys:
+    rng: Rng
+
+    def dh_key(self, suite: CipherSuite) -> DhKey:
+        return suite.dh.generate(self.rng)
+
+    def signing_key(self, suite: CipherSuite, role: str) -> SigningKey:
+        del role  # every software key is fresh
+        return suite.signature.generate(self.rng)
+
+
+def make_headend_identities(
+    rng: Rng, suites: Iterable[CipherSuite] | None = None
+) -> HeadendIdentities:
+    """Software keys for a head-end (tests, simulator): a DH and a signature identity and
+    a command key for each suite."""
+    return headend_identities(_SoftwareKeys(rng), supported_suites() if suites is None else suites)
 
 
 # --- meters ---------------------------------------------------------------------------
