@@ -7,7 +7,8 @@ setup:
 demo: setup
 	.venv/bin/meterseal demo
 
-test: setup
+test:
+	@METERSEAL_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/python -m pytest -q
 
 lint: setup

@@ -16,6 +16,10 @@ ldconfig -p 2>/dev/null | grep -q 'libcrypto\.so\.3' || missing+=(libssl3)
 # The benchmarks compile a small C ceiling program against libcrypto.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
+# The console's browser tests drive Debian's Chromium (only when setting up for tests).
+if [ "${METERSEAL_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 if ((${#missing[@]})); then
     echo "setup: installing system packages: ${missing[*]}"
     SUDO=""

@@ -135,3 +135,14 @@ class WitnessBadProofError(WitnessError):
     """422: the consistency proof does not verify (possible log misbehaviour)."""
 
     wire_code = 422
+
+
+# --- The ledger service and its storage ---------------------------------------------
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger service or its database cannot be reached now; retry later."""
+
+
+class LedgerStorageError(LedgerError):
+    """The ledger's own store refused an operation (integrity or corruption)."""
