@@ -63,3 +63,24 @@ class Ledger(Protocol):
     def close(self) -> None:
         """Release the connection or database; later calls raise."""
         ...
+
+
+class WitnessPort(Protocol):
+    """One witness as the ledger service reaches it (C2SP tlog-witness add-checkpoint).
+
+    Implementations: the HTTP client :class:`~meterseal.ledger.witness_client.WitnessClient`
+    and, in process, :class:`~meterseal.ledger.witness_client.LocalWitness` (the
+    embedded demo: the witness still keeps its own state file and key).
+    """
+
+    def add_checkpoint(self, old_size: int, proof: Sequence[bytes], checkpoint: bytes) -> bytes:
+        """Ask the witness to cosign ``checkpoint`` (a signed note), given the consistency
+        proof from ``old_size``, the size the ledger believes the witness last cosigned.
+
+        Returns the cosignature lines (``"\\u2014 name base64\\n"`` each) to append to
+        the note. Raises :class:`~meterseal.ledger.errors.WitnessConflictError` (whose
+        ``witness_size`` tells the ledger the right old size to retry with), another
+        :class:`~meterseal.ledger.errors.WitnessError` for a refusal, or
+        :class:`~meterseal.ledger.errors.LedgerUnavailableError` when unreachable.
+        """
+        ...
