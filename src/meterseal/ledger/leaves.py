@@ -21,6 +21,7 @@ kind  class                fields
 5     CredentialRotated    meter_id, old_credential_hash, new_credential_hash, time
 6     CredentialRevoked    meter_id, credential_hash, reason, time
 7     OperatorCommand      operator, meter_id (target), command_id, command_hash, time
+8     AuditEntry           actor, action, target, detail_hash (detail and outcome), time
 ====  ===================  ==============================================================
 
 Hashes are 32 bytes: SHA-256, or SM3 in a GM deployment (the log's hash). Times are
@@ -61,6 +62,12 @@ MAX_KID_LENGTH: Final = 64
 HASH_LENGTH: Final = 32
 """Length of every hash a leaf carries."""
 
+ACTION_PATTERN: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+"""An audited action's name, such as ``user.add`` or ``command.time_sync``."""
+
+TARGET_PATTERN: Final = re.compile(r"[\x20-\x7e]{0,128}")
+"""What an audited action acted on: printable ASCII, at most 128 characters (may be empty)."""
+
 
 class LeafKind(IntEnum):
     """The type tag: the first item of every leaf."""
@@ -72,6 +79,7 @@ class LeafKind(IntEnum):
     CREDENTIAL_ROTATED = 5
     CREDENTIAL_REVOKED = 6
     OPERATOR_COMMAND = 7
+    AUDIT_ENTRY = 8
 
 
 class AuthReason(IntEnum):
@@ -84,6 +92,8 @@ class AuthReason(IntEnum):
     SUITE_REJECTED = 4
     PROTOCOL_ERROR = 5
     TIMEOUT = 6
+    ABANDONED = 7  # the meter closed the connection before the handshake completed
+    HEADEND_UNAVAILABLE = 8  # the head-end could not decide: registry unreadable, shutdown
 
 
 class RevocationReason(IntEnum):
@@ -107,6 +117,14 @@ def _meter_id(item: object, what: str) -> str:
 
 def _operator(item: object, what: str) -> str:
     return expect_text(item, what, OPERATOR_PATTERN)
+
+
+def _action(item: object, what: str) -> str:
+    return expect_text(item, what, ACTION_PATTERN)
+
+
+def _target(item: object, what: str) -> str:
+    return expect_text(item, what, TARGET_PATTERN)
 
 
 def _hash(item: object, what: str) -> bytes:
@@ -292,6 +310,34 @@ class OperatorCommand:
         _check_fields(self)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A console or API user did something that changes state (docs/console.md).
+
+    ``detail_hash`` is the log's hash of ``{"detail": ..., "outcome": ...}`` of the audit
+    row in canonical JSON (sorted keys, no spaces, ASCII; see
+    :func:`meterseal.api.ledger_hook.audit_leaf`), so the ledger commits to the whole row
+    while holding nothing of it beyond the names.
+    """
+
+    KIND: ClassVar[LeafKind] = LeafKind.AUDIT_ENTRY
+    FIELDS: ClassVar[tuple[tuple[str, _Reader], ...]] = (
+        ("actor", _operator),
+        ("action", _action),
+        ("target", _target),
+        ("detail_hash", _hash),
+        ("time", expect_time),
+    )
+    actor: str
+    action: str
+    target: str
+    detail_hash: bytes
+    time: int
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
 LeafEntry = (
     BatchAccepted
     | AuthenticationResult
@@ -300,6 +346,7 @@ LeafEntry = (
     | CredentialRotated
     | CredentialRevoked
     | OperatorCommand
+    | AuditEntry
 )
 """Any MeterSeal ledger entry."""
 
@@ -313,6 +360,7 @@ _CLASSES: Final[dict[LeafKind, type[LeafEntry]]] = {
         CredentialRotated,
         CredentialRevoked,
         OperatorCommand,
+        AuditEntry,
     )
 }
 
@@ -359,3 +407,16 @@ def batch_accepted(
 ) -> BatchAccepted:
     """The leaf for an accepted batch, hashing the signed batch bytes as stored."""
     return BatchAccepted(meter_id, batch_seq, hash_alg.digest(signed_batch))
+
+
+def audit_entry(
+    actor: str,
+    action: str,
+    target: str,
+    detail: bytes,
+    time: int,
+    *,
+    hash_alg: OpenSslHash = SHA_256,
+) -> AuditEntry:
+    """The leaf for an audit row, hashing its ``detail`` bytes (canonical JSON) as stored."""
+    return AuditEntry(actor, action, target, hash_alg.digest(detail), time)

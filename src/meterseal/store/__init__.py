@@ -14,8 +14,11 @@ for all of them, one outcome each (STORED, DUPLICATE, CONFLICT), durable on retu
 ``count_intervals()`` counts interval readings (freezes of a meter's registers),
 ``count_readings()`` register values (five per electricity interval reading).
 Signed head-end commands wait in a per-meter queue (:mod:`meterseal.store.commands`).
+Ledger leaves wait in the ledger outbox, written in the same transaction as what they
+record, until the forwarder has submitted them (:mod:`meterseal.store.outbox`).
 """
 
+from meterseal.store.accounts import AccountStore
 from meterseal.store.commands import (
     COMMAND_ACKED,
     COMMAND_EXPIRED,
@@ -52,6 +55,7 @@ from meterseal.store.rows import (
     Register,
     StoreOutcome,
 )
+from meterseal.store.security import SecurityStore
 from meterseal.store.sqlite import SqliteStore
 
 __all__ = [
@@ -65,6 +69,7 @@ __all__ = [
     "METER_TYPES",
     "STATE_REGISTERED",
     "STATE_REVOKED",
+    "AccountStore",
     "BatchItem",
     "BatchRow",
     "CommandRow",
@@ -78,6 +83,7 @@ __all__ = [
     "ReadingRow",
     "Register",
     "SchemaVersionError",
+    "SecurityStore",
     "SqliteStore",
     "Store",
     "StoreClosedError",

@@ -11,7 +11,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Protocol
 
+from meterseal.ledger.interface import Submitted
 from meterseal.store.commands import CommandRow, SignCommand
+from meterseal.store.outbox import InFlight, SubmissionRow
 from meterseal.store.rows import (
     BatchItem,
     BatchRow,
@@ -139,6 +141,72 @@ class Store(Protocol):
         detail: int,
     ) -> bool:
         """Record the meter's ack of one of its open commands; False if it had none."""
+        ...
+
+    # --- the ledger outbox (meterseal.store.outbox) ---------------------------------------
+
+    def queue_logged_command(
+        self,
+        meter_id: str,
+        kind: int,
+        created_at: int,
+        expires_at: int,
+        sign: SignCommand,
+        *,
+        operator: str,
+    ) -> CommandRow:
+        """``queue_command`` plus its ``OperatorCommand`` leaf, in one transaction."""
+        ...
+
+    def enqueue_leaves(self, entries: Sequence[bytes], now: int) -> None:
+        """Queue leaf data entries for the ledger, in order, in one transaction."""
+        ...
+
+    def pending_leaves(self, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` queued leaves as ``(outbox id, leaf data)``."""
+        ...
+
+    def count_pending_leaves(self) -> int:
+        """The number of leaves queued and not yet submitted."""
+        ...
+
+    def take_forwarder_lease(self, holder: str, now: int, ttl: int) -> bool:
+        """Take or renew the forwarder lease; False while another holder's lease runs."""
+        ...
+
+    def release_forwarder_lease(self, holder: str) -> None:
+        """Give the forwarder lease up, if ``holder`` has it."""
+        ...
+
+    def begin_submission(self, ids: Sequence[int], size_hint: int, now: int) -> None:
+        """Record the chunk ``ids`` as in flight to the ledger."""
+        ...
+
+    def inflight_submission(self) -> InFlight | None:
+        """The chunk in flight and not marked submitted, or None."""
+        ...
+
+    def mark_submitted(
+        self, ids: Sequence[int], submitted: Submitted, now: int, *, recovered: bool = False
+    ) -> None:
+        """Drop the submitted outbox rows and the in-flight record; record where they
+        landed (append-only), in one transaction."""
+        ...
+
+    def refuse_leaves(self, ids: Sequence[int], reason: str, now: int) -> None:
+        """Set aside leaves the ledger refused as malformed; drop the in-flight record."""
+        ...
+
+    def refused_leaves(self) -> list[tuple[int, bytes, str]]:
+        """The leaves set aside as malformed: ``(outbox id, leaf data, reason)``."""
+        ...
+
+    def ledger_submissions(self) -> list[SubmissionRow]:
+        """Every recorded submission, oldest first."""
+        ...
+
+    def last_tree_size(self) -> int:
+        """The largest tree size the ledger reported for this store's submissions (0)."""
         ...
 
     def close(self) -> None:

@@ -23,25 +23,53 @@ known registers into the new table, deletes what it moved, and renames what is l
 writes such codes; the table is empty unless a tool stored them through the old API), so
 that no migration ever drops a value.
 
+Version 6 adds the operator console's accounts: ``users`` (argon2id hashes), ``sessions``
+and ``api_tokens`` (both kept only as SHA-256 hashes of the secret), ``login_failures``
+(for throttling), the append-only ``audit_log``, whose triggers refuse UPDATE and
+DELETE, and ``verification_runs``, the outcome of each ``ledger verify`` run for the
+console's ledger page (see :mod:`meterseal.store.accounts`).
+
+Version 7 adds the security server's tables (see :mod:`meterseal.store.security`):
+``credentials`` (every credential the CA issued, by serial, and its state),
+``revocation_lists`` (each signed revocation list, per number and suite) and the
+append-only ``key_events`` trail, whose triggers refuse UPDATE and DELETE.
+
+Version 5 adds the ledger outbox (see :mod:`meterseal.store.outbox`): ``ledger_outbox``,
+the durable queue of leaves for the ledger, written in the same transaction as what they
+record; ``ledger_inflight``, the one submission on its way to the ledger; the
+append-only ``ledger_submissions``, where each submitted range of the outbox landed in
+the log (first leaf index, tree size, signed checkpoint); ``ledger_refused``, leaves the
+ledger refused as malformed, set aside so that they do not hold up the others; and
+``ledger_forwarder``, the lease that lets one forwarder at a time drain the outbox. It
+queues the ``BatchAccepted`` leaf of every batch already stored, so that a store upgraded
+to it logs its whole history.
+
 Interval readings carry no foreign key to batches: the store writes a batch and its rows
 in the same transaction, and a per-row key check would cost a lookup per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from meterseal.store.errors import SchemaVersionError
+from meterseal.store.outbox import backfill_batch_leaves
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One schema step: its version, what it does, and the SQL statements it runs."""
+    """One schema step: its version, what it does, and the SQL statements it runs.
+
+    ``after``, if given, runs next in the same transaction with a query object of the
+    backend (``?`` placeholders): for data that no portable SQL statement can write.
+    """
 
     version: int
     description: str
     statements: tuple[str, ...]
+    after: Callable[[Any], None] | None = None
 
 
 def pending(
@@ -81,6 +109,216 @@ _V4_TAIL = (
         GROUP BY meter_ref, at, batch_seq""",
     "DELETE FROM readings WHERE register BETWEEN 1 AND 6",
     "ALTER TABLE readings RENAME TO readings_unmapped",
+)
+
+# Version 5: the ledger outbox (see meterseal.store.outbox).
+_V5_DESCRIPTION = "ledger outbox: queued leaves, the submission in flight, submissions"
+_V5_APPEND_ONLY = "ledger_submissions is append-only"
+
+_V5_SQLITE = (
+    # AUTOINCREMENT: ids are never reused, so a leaf's id orders it among the queued ones.
+    """CREATE TABLE ledger_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        leaf BLOB NOT NULL,
+        created_at INTEGER NOT NULL)""",
+    """CREATE TABLE ledger_inflight (
+        slot INTEGER PRIMARY KEY CHECK (slot = 1),
+        outbox_ids BLOB NOT NULL,
+        size_hint INTEGER NOT NULL CHECK (size_hint >= 0),
+        claimed_at INTEGER NOT NULL)""",
+    """CREATE TABLE ledger_submissions (
+        submission_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        first_outbox_id INTEGER NOT NULL,
+        last_outbox_id INTEGER NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0),
+        first_index INTEGER NOT NULL CHECK (first_index >= 0),
+        tree_size INTEGER NOT NULL,
+        checkpoint BLOB NOT NULL,
+        recovered INTEGER NOT NULL CHECK (recovered IN (0, 1)),
+        submitted_at INTEGER NOT NULL,
+        CHECK (tree_size >= first_index + count))""",
+    f"""CREATE TRIGGER ledger_submissions_no_update BEFORE UPDATE ON ledger_submissions
+        BEGIN SELECT RAISE(ABORT, '{_V5_APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER ledger_submissions_no_delete BEFORE DELETE ON ledger_submissions
+        BEGIN SELECT RAISE(ABORT, '{_V5_APPEND_ONLY}'); END""",
+    """CREATE TABLE ledger_refused (
+        outbox_id INTEGER PRIMARY KEY,
+        leaf BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        refused_at INTEGER NOT NULL,
+        reason TEXT NOT NULL)""",
+    """CREATE TABLE ledger_forwarder (
+        slot INTEGER PRIMARY KEY CHECK (slot = 1),
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL)""",
+)
+
+_V5_POSTGRES = (
+    """CREATE TABLE ledger_outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        leaf bytea NOT NULL,
+        created_at bigint NOT NULL)""",
+    """CREATE TABLE ledger_inflight (
+        slot integer PRIMARY KEY CHECK (slot = 1),
+        outbox_ids bytea NOT NULL,
+        size_hint bigint NOT NULL CHECK (size_hint >= 0),
+        claimed_at bigint NOT NULL)""",
+    """CREATE TABLE ledger_submissions (
+        submission_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        first_outbox_id bigint NOT NULL,
+        last_outbox_id bigint NOT NULL,
+        count integer NOT NULL CHECK (count > 0),
+        first_index bigint NOT NULL CHECK (first_index >= 0),
+        tree_size bigint NOT NULL,
+        checkpoint bytea NOT NULL,
+        recovered boolean NOT NULL,
+        submitted_at bigint NOT NULL,
+        CHECK (tree_size >= first_index + count))""",
+    f"""CREATE FUNCTION ledger_submissions_append_only() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{_V5_APPEND_ONLY}'; END $$""",
+    """CREATE TRIGGER ledger_submissions_append_only BEFORE UPDATE OR DELETE
+        ON ledger_submissions FOR EACH ROW EXECUTE FUNCTION ledger_submissions_append_only()""",
+    """CREATE TABLE ledger_refused (
+        outbox_id bigint PRIMARY KEY,
+        leaf bytea NOT NULL,
+        created_at bigint NOT NULL,
+        refused_at bigint NOT NULL,
+        reason text NOT NULL)""",
+    """CREATE TABLE ledger_forwarder (
+        slot integer PRIMARY KEY CHECK (slot = 1),
+        holder text NOT NULL,
+        expires_at bigint NOT NULL)""",
+)
+
+# Version 6: operator console accounts and the audit log (see meterseal.store.accounts).
+_V6_DESCRIPTION = (
+    "console: users, sessions, API tokens, login failures, audit log, verification runs"
+)
+_V6_ROLES = "('admin', 'operator', 'auditor', 'readonly')"
+_V6_APPEND_ONLY = "audit_log is append-only"
+
+_V6_SQLITE = (
+    f"""CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN {_V6_ROLES}),
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)))""",
+    """CREATE TABLE sessions (
+        session_hash BLOB PRIMARY KEY CHECK (length(session_hash) = 32),
+        user_name TEXT NOT NULL REFERENCES users (name),
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL)""",
+    "CREATE INDEX sessions_user ON sessions (user_name)",
+    f"""CREATE TABLE api_tokens (
+        token_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+        prefix TEXT NOT NULL,
+        user_name TEXT NOT NULL REFERENCES users (name),
+        role_cap TEXT NOT NULL CHECK (role_cap IN {_V6_ROLES}),
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used INTEGER,
+        revoked_at INTEGER)""",
+    """CREATE TABLE login_failures (
+        failure_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        throttle_key TEXT NOT NULL,
+        at INTEGER NOT NULL)""",
+    "CREATE INDEX login_failures_key ON login_failures (throttle_key, at)",
+    """CREATE TABLE audit_log (
+        audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')))""",
+    f"""CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, '{_V6_APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, '{_V6_APPEND_ONLY}'); END""",
+    """CREATE TABLE verification_runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        tree_size INTEGER NOT NULL,
+        batches INTEGER NOT NULL,
+        findings INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        sample TEXT NOT NULL)""",
+)
+
+_V6_POSTGRES = (
+    f"""CREATE TABLE users (
+        name text PRIMARY KEY,
+        role text NOT NULL CHECK (role IN {_V6_ROLES}),
+        password_hash text NOT NULL,
+        created_at bigint NOT NULL,
+        disabled boolean NOT NULL DEFAULT false)""",
+    """CREATE TABLE sessions (
+        session_hash bytea PRIMARY KEY CHECK (octet_length(session_hash) = 32),
+        user_name text NOT NULL REFERENCES users (name),
+        csrf_token text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        last_seen bigint NOT NULL)""",
+    "CREATE INDEX sessions_user ON sessions (user_name)",
+    f"""CREATE TABLE api_tokens (
+        token_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        token_hash bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+        prefix text NOT NULL,
+        user_name text NOT NULL REFERENCES users (name),
+        role_cap text NOT NULL CHECK (role_cap IN {_V6_ROLES}),
+        label text NOT NULL,
+        created_at bigint NOT NULL,
+        last_used bigint,
+        revoked_at bigint)""",
+    """CREATE TABLE login_failures (
+        failure_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        throttle_key text NOT NULL,
+        at bigint NOT NULL)""",
+    "CREATE INDEX login_failures_key ON login_failures (throttle_key, at)",
+    """CREATE TABLE audit_log (
+        audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        detail text NOT NULL,
+        outcome text NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')))""",
+    f"""CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $body$ BEGIN RAISE EXCEPTION '{_V6_APPEND_ONLY}'; END $body$""",
+    """CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()""",
+    """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()""",
+    """CREATE TABLE verification_runs (
+        run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at bigint NOT NULL,
+        origin text NOT NULL,
+        tree_size bigint NOT NULL,
+        batches bigint NOT NULL,
+        findings bigint NOT NULL,
+        summary text NOT NULL,
+        sample text NOT NULL)""",
+)
+
+# Version 7: the security server's credentials, signed revocation lists and key events.
+# The key-event trail is append-only: triggers refuse UPDATE and DELETE on key_events.
+_V7_DESCRIPTION = "credentials, signed revocation lists, key-event audit trail"
+_V7_APPEND_ONLY_SQLITE = (
+    """CREATE TRIGGER key_events_no_update BEFORE UPDATE ON key_events
+        BEGIN SELECT RAISE(ABORT, 'key_events is append-only'); END""",
+    """CREATE TRIGGER key_events_no_delete BEFORE DELETE ON key_events
+        BEGIN SELECT RAISE(ABORT, 'key_events is append-only'); END""",
+)
+_V7_APPEND_ONLY_POSTGRES = (
+    """CREATE FUNCTION key_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'key_events is append-only'; END $$""",
+    """CREATE TRIGGER key_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+        ON key_events FOR EACH STATEMENT EXECUTE FUNCTION key_events_append_only()""",
 )
 
 SQLITE_BOOTSTRAP = (
@@ -184,6 +422,45 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             *_V4_TAIL,
         ),
     ),
+    Migration(5, _V5_DESCRIPTION, _V5_SQLITE, backfill_batch_leaves),
+    Migration(6, _V6_DESCRIPTION, _V6_SQLITE),
+    Migration(
+        7,
+        _V7_DESCRIPTION,
+        (
+            """CREATE TABLE credentials (
+                serial INTEGER PRIMARY KEY,
+                subject_kind TEXT NOT NULL CHECK (subject_kind IN ('meter', 'headend')),
+                subject TEXT NOT NULL,
+                suite INTEGER NOT NULL,
+                credential BLOB NOT NULL,
+                credential_hash BLOB NOT NULL CHECK (length(credential_hash) = 32),
+                not_before INTEGER NOT NULL,
+                not_after INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('active', 'superseded', 'revoked')),
+                issued_at INTEGER NOT NULL,
+                grace_until INTEGER,
+                revoked_at INTEGER,
+                reason INTEGER)""",
+            "CREATE INDEX credentials_subject ON credentials (subject, state)",
+            """CREATE TABLE revocation_lists (
+                number INTEGER NOT NULL CHECK (number > 0),
+                suite INTEGER NOT NULL,
+                this_update INTEGER NOT NULL,
+                next_update INTEGER NOT NULL,
+                signed_list BLOB NOT NULL,
+                PRIMARY KEY (number, suite))""",
+            """CREATE TABLE key_events (
+                event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at INTEGER NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('generation', 'issuance', 'rotation',
+                    'revocation', 'refused_registration')),
+                subject TEXT NOT NULL,
+                serial INTEGER,
+                detail TEXT NOT NULL)""",
+            *_V7_APPEND_ONLY_SQLITE,
+        ),
+    ),
 )
 
 POSTGRES_BOOTSTRAP = (
@@ -284,6 +561,45 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 power_w bigint,
                 PRIMARY KEY (meter_ref, at, batch_seq))""",
             *_V4_TAIL,
+        ),
+    ),
+    Migration(5, _V5_DESCRIPTION, _V5_POSTGRES, backfill_batch_leaves),
+    Migration(6, _V6_DESCRIPTION, _V6_POSTGRES),
+    Migration(
+        7,
+        _V7_DESCRIPTION,
+        (
+            """CREATE TABLE credentials (
+                serial bigint PRIMARY KEY,
+                subject_kind text NOT NULL CHECK (subject_kind IN ('meter', 'headend')),
+                subject text NOT NULL,
+                suite integer NOT NULL,
+                credential bytea NOT NULL,
+                credential_hash bytea NOT NULL CHECK (octet_length(credential_hash) = 32),
+                not_before bigint NOT NULL,
+                not_after bigint NOT NULL,
+                state text NOT NULL CHECK (state IN ('active', 'superseded', 'revoked')),
+                issued_at bigint NOT NULL,
+                grace_until bigint,
+                revoked_at bigint,
+                reason integer)""",
+            "CREATE INDEX credentials_subject ON credentials (subject, state)",
+            """CREATE TABLE revocation_lists (
+                number bigint NOT NULL CHECK (number > 0),
+                suite integer NOT NULL,
+                this_update bigint NOT NULL,
+                next_update bigint NOT NULL,
+                signed_list bytea NOT NULL,
+                PRIMARY KEY (number, suite))""",
+            """CREATE TABLE key_events (
+                event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at bigint NOT NULL,
+                kind text NOT NULL CHECK (kind IN ('generation', 'issuance', 'rotation',
+                    'revocation', 'refused_registration')),
+                subject text NOT NULL,
+                serial bigint,
+                detail text NOT NULL)""",
+            *_V7_APPEND_ONLY_POSTGRES,
         ),
     ),
 )

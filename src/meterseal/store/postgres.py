@@ -63,8 +63,9 @@ from meterseal.store.migrations import (
     POSTGRES_RECORD,
     pending,
 )
+from meterseal.store.outbox import batch_leaf
 from meterseal.store.pg_copy import copy_data
-from meterseal.store.rows import BatchItem, StoreOutcome
+from meterseal.store.rows import BatchItem, BatchRow, StoreOutcome
 
 Connection = psycopg.Connection[Any]
 
@@ -90,6 +91,10 @@ _UPSERT_LATEST = (
     " SELECT * FROM unnest(%s::int8[], %s::int2[], %s::int8[], %s::int8[])"
     " ON CONFLICT (meter_ref, register) DO UPDATE SET at = excluded.at, value = excluded.value"
     " WHERE excluded.at >= meter_latest.at"
+)
+
+_INSERT_LEAVES = (
+    "INSERT INTO ledger_outbox (leaf, created_at) SELECT * FROM unnest(%s::bytea[], %s::int8[])"
 )
 
 
@@ -245,6 +250,8 @@ class PostgresStore(SqlStore):
             for step in steps:
                 for statement in step.statements:
                     conn.execute(statement)
+                if step.after is not None:
+                    step.after(_PostgresQuery(conn))
                 conn.execute(POSTGRES_RECORD, (step.version, step.description))
         return [step.version for step in steps]
 
@@ -263,6 +270,7 @@ class PostgresStore(SqlStore):
             plan = plan_batches(items, refs, existing)
             _copy_intervals(conn, plan.intervals)
             _upsert_latest(conn, plan.latest)
+            _queue_leaves(conn, [items[i][0] for i in plan.stored])
         return plan.outcomes
 
 
@@ -300,3 +308,11 @@ def _upsert_latest(conn: Connection, rows: Sequence[LatestTuple]) -> None:
     """Move each (meter, register) latest value forward where the new one is later."""
     if rows:
         conn.execute(_UPSERT_LATEST, _columns(rows, 4))
+
+
+def _queue_leaves(conn: Connection, batches: Sequence[BatchRow]) -> None:
+    """Queue the stored batches' BatchAccepted leaves for the ledger in one statement
+    (:mod:`meterseal.store.outbox`), each dated when its batch was received."""
+    if batches:
+        leaves = [batch_leaf(b.meter_id, b.batch_seq, b.batch_hash) for b in batches]
+        conn.execute(_INSERT_LEAVES, (leaves, [b.received_at for b in batches]))

@@ -44,7 +44,8 @@ from meterseal.store.errors import (
     StoreUnavailable,
 )
 from meterseal.store.migrations import SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, SQLITE_RECORD, pending
-from meterseal.store.rows import BatchItem, StoreOutcome
+from meterseal.store.outbox import batch_leaf
+from meterseal.store.rows import BatchItem, BatchRow, StoreOutcome
 from meterseal.store.sqlite_bulk import MultiRowInsert, stored_hashes
 from meterseal.store.writer_lock import WriterLock
 
@@ -78,6 +79,7 @@ _INSERT_BATCHES = MultiRowInsert(
     ),
 )
 _INSERT_INTERVALS = MultiRowInsert("interval_readings", INTERVAL_COLUMNS)
+_INSERT_LEAVES = MultiRowInsert("ledger_outbox", ("leaf", "created_at"))
 _UPSERT_LATEST = MultiRowInsert(
     "meter_latest",
     ("meter_ref", "register", "at", "value"),
@@ -107,7 +109,8 @@ def translate(exc: sqlite3.Error | OverflowError, path: str) -> StoreError:
     """The store error for a ``sqlite3`` error (or an integer SQLite cannot hold)."""
     if isinstance(exc, OverflowError | sqlite3.IntegrityError):
         return InvalidRowError(f"SQLite refused a row ({exc}); nothing of the call was written")
-    if exc.sqlite_errorcode & 0xFF in _UNAVAILABLE_CODES:
+    # errors raised by the sqlite3 module itself (a column it cannot decode) carry no code
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _UNAVAILABLE_CODES:
         return StoreUnavailable(f"SQLite database {path} is unavailable: {exc}")
     return StoreError(f"SQLite database {path}: {exc}")
 
@@ -231,6 +234,8 @@ class SqliteStore(SqlStore):
             for step in steps:
                 for statement in step.statements:
                     conn.execute(statement)
+                if step.after is not None:
+                    step.after(_SqliteQuery(conn))
                 conn.execute(SQLITE_RECORD, (step.version, step.description))
         return [step.version for step in steps]
 
@@ -246,4 +251,11 @@ class SqliteStore(SqlStore):
             _INSERT_BATCHES.run(conn, (batch_tuple(refs[i], items[i][0]) for i in plan.stored))
             _INSERT_INTERVALS.run_flat(conn, plan.interval_values())
             _UPSERT_LATEST.run(conn, plan.latest)
+            _INSERT_LEAVES.run(conn, (_leaf_row(items[i][0]) for i in plan.stored))
         return plan.outcomes
+
+
+def _leaf_row(batch: BatchRow) -> tuple[bytes, int]:
+    """The ``ledger_outbox`` row of a stored batch: its BatchAccepted leaf, queued when
+    it was received (:mod:`meterseal.store.outbox`)."""
+    return batch_leaf(batch.meter_id, batch.batch_seq, batch.batch_hash), batch.received_at

@@ -10,6 +10,7 @@ from meterseal import cbor
 from meterseal.crypto.hashes import SM3
 from meterseal.ledger.errors import MalformedLeafError
 from meterseal.ledger.leaves import (
+    AuditEntry,
     AuthenticationResult,
     AuthReason,
     BatchAccepted,
@@ -40,6 +41,7 @@ ENTRIES: list[LeafEntry] = [
     CredentialRotated("MTR-0001", H1, H2, T),
     CredentialRevoked("MTR-0001", H2, RevocationReason.KEY_COMPROMISE, T),
     OperatorCommand("alice@utility.example", "MTR-0001", 12, H2, T),
+    AuditEntry("alice@utility.example", "user.add", "bob", H1, T),
 ]
 
 
