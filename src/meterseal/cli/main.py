@@ -10,6 +10,8 @@ from meterseal import __version__
 from meterseal.cli.bench_command import AREAS, run_bench
 from meterseal.cli.demo_command import add_arguments as add_demo_arguments
 from meterseal.cli.demo_command import run_demo_command
+from meterseal.cli.ledger_command import add_ledger_arguments
+from meterseal.cli.ledger_verify_command import add_witness_subcommands
 from meterseal.cli.pki_command import add_ca_arguments, add_meter_arguments
 from meterseal.cli.serve_command import add_arguments as add_serve_arguments
 from meterseal.cli.serve_command import run_serve_command
@@ -40,6 +42,12 @@ def _add_ca(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     about = "the certificate authority: roots inside the keystore in DATA_DIR"
     ca = subparsers.add_parser("ca", help=about, description=about)
     add_ca_arguments(ca)
+
+
+def _add_ledger(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "the ledger service: its own store and key in DATA_DIR/ledger; tiles and proofs"
+    ledger = subparsers.add_parser("ledger", help=about, description=about)
+    add_ledger_arguments(ledger)
 
 
 def _add_meter(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,9 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(subparsers)
     _add_ca(subparsers)
     _add_demo(subparsers)
+    _add_ledger(subparsers)
     _add_meter(subparsers)
     _add_serve(subparsers)
     _add_simulate(subparsers)
+    add_witness_subcommands(subparsers)
     return parser
 
 

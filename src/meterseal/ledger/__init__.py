@@ -10,6 +10,17 @@
 * :mod:`~meterseal.ledger.witness`: a sans-IO C2SP tlog-witness;
 * :mod:`~meterseal.ledger.leaves`: MeterSeal's typed leaf entries.
 
+The ledger *service* around that core (its own store and key) is in modules this package
+does not import, so the core stays free of I/O dependencies:
+:mod:`~meterseal.ledger.interface` (the ``Ledger`` protocol, exported here),
+:mod:`~meterseal.ledger.sequencer`, :mod:`~meterseal.ledger.storage` and its SQLite and
+PostgreSQL backends, :mod:`~meterseal.ledger.local` (``LocalLedger``),
+:mod:`~meterseal.ledger.http_app` (the FastAPI service) and
+:mod:`~meterseal.ledger.client` (``LedgerClient``); likewise verification
+(:mod:`~meterseal.ledger.verify`, whose findings, :mod:`~meterseal.ledger.verify_findings`,
+are exported here) and the witness service (:mod:`~meterseal.ledger.witness_store`,
+:mod:`~meterseal.ledger.witness_service`, :mod:`~meterseal.ledger.witness_client`).
+
 The design is in docs/ledger.md.
 """
 
@@ -25,6 +36,8 @@ from meterseal.ledger.checkpoint import (
 from meterseal.ledger.errors import (
     InvalidNoteSignatureError,
     LedgerError,
+    LedgerStorageError,
+    LedgerUnavailableError,
     MalformedCheckpointError,
     MalformedLeafError,
     MalformedNoteError,
@@ -44,6 +57,7 @@ from meterseal.ledger.errors import (
     WitnessError,
     WitnessForbiddenError,
 )
+from meterseal.ledger.interface import Ledger, Submitted, WitnessPort
 from meterseal.ledger.keys import (
     EcdsaNoteVerifier,
     Ed25519NoteSigner,
@@ -78,6 +92,7 @@ from meterseal.ledger.note import (
     sign_note,
 )
 from meterseal.ledger.tiles import MemoryTiles, Tile, TileNodeReader, TileSource
+from meterseal.ledger.verify_findings import Finding, FindingKind, VerifyReport
 from meterseal.ledger.witness import LogConfig, LogState, Witness, WitnessResult, WitnessState
 
 __all__ = [
@@ -89,10 +104,15 @@ __all__ = [
     "EcdsaNoteVerifier",
     "Ed25519NoteSigner",
     "Ed25519NoteVerifier",
+    "Finding",
+    "FindingKind",
     "InvalidNoteSignatureError",
     "LeafEntry",
     "LeafKind",
+    "Ledger",
     "LedgerError",
+    "LedgerStorageError",
+    "LedgerUnavailableError",
     "LogConfig",
     "LogState",
     "MalformedCheckpointError",
@@ -115,6 +135,7 @@ __all__ = [
     "SignedCheckpoint",
     "Sm2NoteSigner",
     "Sm2NoteVerifier",
+    "Submitted",
     "Tile",
     "TileError",
     "TileNodeReader",
@@ -124,12 +145,14 @@ __all__ = [
     "UnknownLogError",
     "UnverifiedNoteError",
     "VerifierSet",
+    "VerifyReport",
     "Witness",
     "WitnessBadProofError",
     "WitnessBadRequestError",
     "WitnessConflictError",
     "WitnessError",
     "WitnessForbiddenError",
+    "WitnessPort",
     "WitnessResult",
     "WitnessState",
     "consistency_proof",
