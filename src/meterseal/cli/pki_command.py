@@ -1,7 +1,8 @@
-"""``meterseal ca init`` and ``meterseal meter register|list|show``.
+"""``meterseal ca init|revoke|crl|expire|events`` and ``meterseal meter register|list|show``.
 
 The CA's roots live in the head-end's encrypted software keystore in DATA_DIR (see
-:func:`meterseal.demo.open_keystore`); meters are filed in the SQLite store there.
+:func:`meterseal.demo.open_keystore`); meters, credentials, signed revocation lists and
+the key-event trail are filed in the SQLite store there (:mod:`meterseal.store.security`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -16,23 +18,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from meterseal.crypto.suites import supported_suites
+from meterseal.crypto.suites import CipherSuite, get_suite, supported_suites
 from meterseal.demo import KEYSTORE_NAME, open_keystore
 from meterseal.errors import EncodingError, MeterSealError
-from meterseal.pki.ca import CertificateAuthority, root_label
+from meterseal.ledger.leaves import RevocationReason
+from meterseal.pki import events
+from meterseal.pki.ca import CertificateAuthority, root_generations, root_label
 from meterseal.pki.manifest import parse_manifest
 from meterseal.pki.registration import (
     CustomerRecord,
     RegistrationRefusedError,
     RegistrationRequest,
+    RegistrationStore,
     Validity,
     register,
 )
+from meterseal.pki.revocation import (
+    list_signer,
+    read_revocation_list,
+    revoke_meter,
+    revoke_serial,
+)
+from meterseal.pki.rotation import expire_superseded
+from meterseal.pki.serials import ccs_serial, new_serial
 from meterseal.store import open_store, sqlite_url
 from meterseal.store.interface import Store
 from meterseal.store.rows import MeterRecord
+from meterseal.store.security import KeyEventRow, RevocationListRow, SecurityStore
 
 EXIT_REFUSED = 3
 DEFAULT_DATA_DIR = Path("data")
@@ -82,14 +96,47 @@ def _data_dir_argument(parser: argparse.ArgumentParser, *, required: bool = Fals
     )
 
 
+REASONS = {reason.name.lower().replace("_", "-"): reason for reason in RevocationReason}
+
+
 def add_ca_arguments(parser: argparse.ArgumentParser) -> None:
-    """``meterseal ca init [--data-dir DIR]``."""
+    """``meterseal ca init|revoke|crl|expire|events [--data-dir DIR]``."""
     actions = parser.add_subparsers(dest="ca_command", required=True)
     init = actions.add_parser(
         "init", help="create the missing root of every supported suite (idempotent)"
     )
     _data_dir_argument(init)
     init.set_defaults(handler=run_ca_init)
+    rollover = actions.add_parser(
+        "rollover", help="make the next generation of CA roots (docs/operations.md)"
+    )
+    _data_dir_argument(rollover)
+    rollover.set_defaults(handler=run_ca_rollover)
+    revoke = actions.add_parser(
+        "revoke", help="revoke a meter or one credential; publish the next signed list"
+    )
+    target = revoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--meter", help="revoke the meter and every credential it holds")
+    target.add_argument("--serial", type=positive_int, help="revoke one credential")
+    revoke.add_argument("--reason", choices=sorted(REASONS), required=True, help="why")
+    _data_dir_argument(revoke)
+    revoke.set_defaults(handler=run_ca_revoke)
+    crl = actions.add_parser("crl", help="the latest signed revocation list of a suite")
+    crl.add_argument("--suite", type=int, default=2, help="whose root signed it (default 2)")
+    crl.add_argument("--refresh", action="store_true", help="sign and publish a new list first")
+    crl.add_argument("--out", type=Path, default=None, help="write it here (default: hex)")
+    _data_dir_argument(crl)
+    crl.set_defaults(handler=run_ca_crl)
+    expire = actions.add_parser(
+        "expire", help="revoke superseded credentials whose grace period has ended"
+    )
+    _data_dir_argument(expire)
+    expire.set_defaults(handler=run_ca_expire)
+    trail = actions.add_parser("events", help="the key-event audit trail, oldest first")
+    trail.add_argument("--after", type=int, default=0, help="only events after this id")
+    trail.add_argument("--json", action="store_true", help="one JSON document")
+    _data_dir_argument(trail)
+    trail.set_defaults(handler=run_ca_events)
 
 
 def add_meter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +156,11 @@ def add_meter_arguments(parser: argparse.ArgumentParser) -> None:
     reg.add_argument("--data-key", type=hex_bytes, required=True, help="data key (hex)")
     reg.add_argument("--customer", required=True, help="customer ID")
     reg.add_argument("--address-hash", type=hex_bytes, required=True, help="address hash (hex)")
+    reg.add_argument(
+        "--static-dh",
+        action="store_true",
+        help="the identity key is a static DH key (EDHOC methods 2 and 3; default: signature)",
+    )
     reg.add_argument(
         "--valid-days",
         type=positive_int,
@@ -132,10 +184,137 @@ def run_ca_init(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     suites = supported_suites()
-    with open_keystore(data_dir) as machine:
-        ca = CertificateAuthority.init(machine, suites)
+    with _store(data_dir) as store, open_keystore(data_dir) as machine:
+        made = [suite for suite in suites if not root_generations(machine, suite)]
+        _record_roots(store, CertificateAuthority.init(machine, suites), made)
+        ca = CertificateAuthority.current(machine, suites)
         for suite in suites:
-            print(f"{root_label(suite)}  {fingerprint(ca.root_public_key(suite))}")
+            label = root_label(suite, ca.generation)
+            print(f"{label}  {fingerprint(ca.root_public_key(suite))}")
+    return 0
+
+
+def _record_roots(store: Store, ca: CertificateAuthority, suites: list[CipherSuite]) -> None:
+    """A generation key event for each new root of ``ca``'s generation."""
+    now = int(time.time())
+    _security(store).record_key_events(
+        [
+            events.generated(
+                root_label(suite, ca.generation),
+                ca.root_public_key(suite),
+                at=now,
+                where="crypto-machine",
+                purpose="ca-root",
+            )
+            for suite in suites
+        ]
+    )
+
+
+def run_ca_rollover(args: argparse.Namespace) -> int:
+    with _authority(args.data_dir) as (current, store):
+        ca = CertificateAuthority.rollover(current.machine, current.suites)
+        _record_roots(store, ca, list(ca.suites))
+        for suite in ca.suites:
+            label = root_label(suite, ca.generation)
+            print(f"{label}  {fingerprint(ca.root_public_key(suite))}")
+    return 0
+
+
+def _security(store: Store) -> SecurityStore:
+    """The SQL stores implement both protocols (store/base.py)."""
+    if not hasattr(store, "revoke_credentials"):
+        raise MeterSealError("this store keeps no security records")
+    return cast(SecurityStore, store)  # both SQL stores are (store/base.py)
+
+
+@contextmanager
+def _authority(data_dir: Path) -> Iterator[tuple[CertificateAuthority, Store]]:
+    """The initialised CA and the store of DATA_DIR."""
+    suites = supported_suites()
+    if not (data_dir / KEYSTORE_NAME).exists():
+        raise CaNotInitialisedError(
+            f"no keystore in {str(data_dir)!r}; run `meterseal ca init` first"
+        )
+    with _store(data_dir) as store, open_keystore(data_dir) as machine:
+        missing = [root_label(suite) for suite in suites if not root_generations(machine, suite)]
+        if missing:
+            raise CaNotInitialisedError(
+                f"the keystore has no {', '.join(missing)}; run `meterseal ca init` first"
+            )
+        yield CertificateAuthority.current(machine, suites), store
+
+
+def _list_summary(rows: list[RevocationListRow]) -> str:
+    if not rows:
+        return "no revocation list published"
+    content = read_revocation_list(rows[0].signed_list)
+    return (
+        f"revocation list {content.number}: {len(content.entries)} revoked, "
+        f"next update {_iso(content.next_update)}"
+    )
+
+
+def run_ca_revoke(args: argparse.Namespace) -> int:
+    reason = REASONS[args.reason]
+    with _authority(args.data_dir) as (ca, store):
+        security, now = _security(store), int(time.time())
+        if args.meter is not None:
+            rows = revoke_meter(args.meter, ca=ca, store=security, now=now, reason=reason)
+        else:
+            rows = revoke_serial(args.serial, ca=ca, store=security, now=now, reason=reason)
+    print(_list_summary(rows))
+    return 0
+
+
+def run_ca_expire(args: argparse.Namespace) -> int:
+    with _authority(args.data_dir) as (ca, store):
+        rows = expire_superseded(ca=ca, store=_security(store), now=int(time.time()))
+    print(_list_summary(rows) if rows else "no superseded credential is due")
+    return 0
+
+
+def run_ca_crl(args: argparse.Namespace) -> int:
+    suite = get_suite(args.suite)
+    with _authority(args.data_dir) as (ca, store):
+        security = _security(store)
+        latest = security.revocation_list(suite.value)
+        if args.refresh or latest is None:
+            security.publish_revocation_list(list_signer(ca, now=int(time.time())))
+            latest = security.revocation_list(suite.value)
+    if latest is None:
+        raise CaNotInitialisedError(f"the CA has no root for suite {suite.value}")
+    print(_list_summary([latest]), file=sys.stderr)
+    if args.out is None:
+        print(latest.signed_list.hex())
+    else:
+        args.out.write_bytes(latest.signed_list)
+    return 0
+
+
+def _event_fields(event: KeyEventRow) -> dict[str, Any]:
+    return {
+        "id": event.event_id,
+        "at": _iso(event.at),
+        "kind": event.kind,
+        "subject": event.subject,
+        "serial": event.serial,
+        "detail": events.detail_of(event),
+    }
+
+
+def run_ca_events(args: argparse.Namespace) -> int:
+    with _store(args.data_dir) as store:
+        trail = _security(store).key_events(after=args.after, limit=1_000_000)
+    if args.json:
+        print(json.dumps({"events": [_event_fields(event) for event in trail]}))
+        return 0
+    for event in trail:
+        serial = "-" if event.serial is None else str(event.serial)
+        print(
+            f"{event.event_id}  {_iso(event.at)}  {event.kind}  {event.subject}  {serial}  "
+            f"{event.detail}"
+        )
     return 0
 
 
@@ -191,31 +370,21 @@ def run_meter_register(args: argparse.Namespace) -> int:
     manifest = parse_manifest(_read(args.manifest, "manifest"))
     customers = parse_customers(_read(args.customers, "customers file"))
     request = RegistrationRequest(
-        args.meter, args.identity_key, args.data_key, args.customer, args.address_hash
+        args.meter,
+        args.identity_key,
+        args.data_key,
+        args.customer,
+        args.address_hash,
+        static_dh=args.static_dh,
     )
-    data_dir: Path = args.data_dir
-    suites = supported_suites()
-    if not (data_dir / KEYSTORE_NAME).exists():
-        raise CaNotInitialisedError(
-            f"no keystore in {str(data_dir)!r}; run `meterseal ca init` first"
-        )
-    with _store(data_dir) as store, open_keystore(data_dir) as machine:
-        present = {info.label for info in machine.labels()}
-        missing = [root_label(suite) for suite in suites if root_label(suite) not in present]
-        if missing:
-            raise CaNotInitialisedError(
-                f"the keystore has no {', '.join(missing)}; run `meterseal ca init` first"
-            )
+    with _authority(args.data_dir) as (ca, store):
         now = int(time.time())
         validity = Validity(
-            serial=len(store.list_meters()) + 1,
-            now=now,
-            not_after=now + args.valid_days * 86_400,
+            serial=new_serial(os.urandom), now=now, not_after=now + args.valid_days * 86_400
         )
-        ca = CertificateAuthority(machine, suites)
         try:
             registration = register(
-                manifest, customers, request, ca=ca, store=store, validity=validity
+                manifest, customers, request, ca=ca, store=_registry(store), validity=validity
             )
         except RegistrationRefusedError as exc:
             print(f"meterseal: {exc}", file=sys.stderr)
@@ -226,6 +395,15 @@ def run_meter_register(args: argparse.Namespace) -> int:
         args.out.write_bytes(registration.cwt)
         print(f"meter {args.meter} registered; CWT written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _registry(store: Store) -> RegistrationStore:
+    return cast(RegistrationStore, _security(store))
+
+
+def _serial_of(credential: bytes) -> int | None:
+    """The serial (cti) of a CA-issued CCS; None for a certificate or a bare CCS."""
+    return None if credential[:1] == b"\x30" else ccs_serial(credential)
 
 
 def _iso(seconds: int) -> str:
@@ -262,6 +440,7 @@ def run_meter_show(args: argparse.Namespace) -> int:
     fields = _summary(meter) | {
         "public_key": meter.public_key.hex(),
         "credential_size": len(meter.identity_credential),
+        "credential_serial": _serial_of(meter.identity_credential),
         "registered_at": _iso(meter.registered_at),
     }
     if args.json:

@@ -13,6 +13,11 @@ of its EDHOC identity key, with ``sub`` and ``kid`` the meter id (docs/protocol.
 Its trust store holds the head-end's credentials for the meter's suite and the head-end's
 command public key (:class:`~meterseal.meter.trust.HeadendTrust`).
 
+A meter registered by the security server (:mod:`meterseal.pki.registration`) uses the
+CCS the CA issued instead (:func:`adopt_credential`), and rotates its identity key with
+:func:`request_rotation` then :func:`adopt_credential` (:mod:`meterseal.pki.rotation`;
+the request and the new credential travel by function call in this increment).
+
 Head-end kids are ``HE-<|suite|>-dh`` and ``HE-<|suite|>-sig`` (e.g. ``HE-2-dh``,
 ``HE-24-sig``): one static DH key per suite for methods 1 and 3, one signature key per
 suite for methods 0 and 2, and a separate command key per suite (kid ``HE-<|suite|>-cmd``).
@@ -32,6 +37,7 @@ from meterseal.edhoc.authentication import LocalIdentity
 from meterseal.edhoc.credentials import Credential, make_ccs
 from meterseal.edhoc.id_cred import IdCred
 from meterseal.edhoc.messages import Method
+from meterseal.errors import SecureElementError
 from meterseal.messages.batch import ReadingBatch
 from meterseal.messages.readings import MeterType
 from meterseal.messages.sealing import seal_batch
@@ -46,6 +52,9 @@ from meterseal.meter.se_state import ScryptParams
 from meterseal.meter.secure_element import KeyKind, SecureElement
 from meterseal.meter.session import RecordSession, SessionConfig
 from meterseal.meter.trust import HeadendTrust
+from meterseal.pki.revocation import RevocationList, verify_revocation_list
+from meterseal.pki.rotation import RotationRequest, make_rotation_request
+from meterseal.pki.serials import ccs_serial
 from meterseal.records.keys import Exporter
 from meterseal.store.rows import STATE_REGISTERED, MeterRecord
 
@@ -177,6 +186,7 @@ class ProvisionedMeter:
     element: SecureElement
     identity: LocalIdentity
     trust: HeadendTrust
+    revocation_number: int = 0  # the newest revocation list this meter applied
 
     @property
     def meter_type(self) -> MeterType:
@@ -272,6 +282,70 @@ def make_meter(
         identity=meter_identity(element, meter_id, method),
         trust=trust,
     )
+
+
+def adopt_credential(meter: ProvisionedMeter, ccs: bytes) -> None:
+    """Authenticate from now on with the CA-issued ``ccs`` (RFC 8392) for the meter's
+    identity key: its static DH key if its method has the initiator use one, else its
+    signature key. If a rotation is pending and ``ccs`` names the pending key, the
+    rotation is committed first (the old key is destroyed in the element)."""
+    credential = Credential.from_ccs(ccs)
+    element, suite = meter.element, meter.suite
+    kid = meter.meter_id.encode("ascii")
+    if not meter.method.initiator_signs:
+        dh_key = element.identity_dh_key(suite)
+        if dh_key.public_key != credential.key.dh_public_key(suite.dh):
+            raise SecureElementError("the credential names no key of this element")
+        meter.identity = LocalIdentity.static_dh(credential, IdCred.by_kid(kid), dh_key)
+        return
+    public_key = credential.key.signature_public_key()
+    if element.identity_signing_key(suite).public_key != public_key:
+        if element.pending_signing_key(suite).public_key != public_key:
+            raise SecureElementError("the credential names no key of this element")
+        element.commit_rotation(suite)
+    key = element.identity_signing_key(suite)
+    meter.identity = LocalIdentity.signature(credential, IdCred.by_kid(kid), key)
+
+
+def request_rotation(meter: ProvisionedMeter, serial: int, *, now: int) -> bytes:
+    """Make a new identity key pair inside the element and return the rotation request
+    for credential ``serial``, signed by the old key and the new one."""
+    suite = meter.suite
+    new_key = meter.element.begin_rotation(suite)
+    request = RotationRequest(meter.meter_id, suite.value, serial, new_key.public_key, now)
+    return make_rotation_request(request, meter.element.identity_signing_key(suite), new_key)
+
+
+def apply_revocation_list(
+    meter: ProvisionedMeter, signed: bytes, *, root_public_key: bytes, now: int, generation: int = 1
+) -> RevocationList:
+    """Check a signed revocation list with the CA root of the meter's suite (refusing a
+    forged, stale or rolled-back one: :func:`~meterseal.pki.revocation.verify_revocation_list`)
+    and stop trusting every head-end credential whose serial it names, so that a revoked
+    head-end key fails the meter's next handshake."""
+    content = verify_revocation_list(
+        signed,
+        meter.suite,
+        root_public_key,
+        now=now,
+        min_number=meter.revocation_number,
+        generation=generation,
+    )
+    kept = [
+        credential
+        for credential in meter.trust.credentials.values()
+        if _serial(credential) not in content.serials
+    ]
+    meter.trust = HeadendTrust.of(kept, meter.trust.command_key)
+    meter.revocation_number = content.number
+    return content
+
+
+def _serial(credential: Credential) -> int | None:
+    """The serial of a CA-issued CCS credential; None for others."""
+    if credential.value[:1] == b"\x30":  # an X.509 certificate: no cti
+        return None
+    return ccs_serial(credential.value)
 
 
 class MeterRegistry(Protocol):

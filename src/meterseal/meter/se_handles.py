@@ -47,7 +47,14 @@ class Vault:
 
     def signer(self, slot: str) -> SigningKey:
         self._alive()
-        return self._signers[slot]
+        try:
+            return self._signers[slot]
+        except KeyError:
+            raise SecureElementError(f"the element holds no key {slot!r}") from None
+
+    def drop_signer(self, slot: str) -> None:
+        """Forget a signing key (a rotation replaced it); its handles raise from now on."""
+        self._signers.pop(slot, None)
 
     def add_session(self, layer: RecordLayer) -> int:
         self._alive()

@@ -17,6 +17,12 @@ Monotonic counters are persisted on every increment through ``on_change`` (write
 before the value is returned), and ``load(min_generation=...)`` refuses an older blob.
 A tamper event is recorded and signed with the data key *before* the keys are zeroized.
 Randomness and time are parameters (``rng``, ``now``).
+
+Key rotation (:mod:`meterseal.pki.rotation`): :meth:`SecureElement.begin_rotation` makes
+a new signature identity key inside, beside the current one (a *pending* slot, persisted
+like any key); both sign the rotation request. :meth:`SecureElement.commit_rotation`
+makes the pending key the identity key and destroys the old one (its seed is
+overwritten), once the meter holds the new credential.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from types import MappingProxyType
 
 from meterseal.crypto.interfaces import DhKey, Rng, SigningKey
 from meterseal.crypto.suites import CipherSuite, get_suite
-from meterseal.errors import SecureElementError, UnsupportedAlgorithmError
+from meterseal.errors import SecureElementError, TamperedError, UnsupportedAlgorithmError
 from meterseal.meter.se_handles import DhKeyHandle, SessionHandle, SigningKeyHandle, Vault
 from meterseal.meter.se_state import (
     SALT_LENGTH,
@@ -63,6 +69,10 @@ class KeyKind(StrEnum):
 
 def _identity_slot(suite: int, kind: KeyKind) -> str:
     return f"identity/{suite}/{kind.value}"
+
+
+def _pending_slot(suite: int) -> str:
+    return f"{_identity_slot(suite, KeyKind.SIGNATURE)}/next"
 
 
 class _RecordingRng:
@@ -286,6 +296,51 @@ class SecureElement:
         name = _identity_slot(suite.value, KeyKind.SIGNATURE)
         what = f"signature key for suite {suite.value}"
         return SigningKeyHandle(self._vault, self._slot(name, what))
+
+    # --- rotation of the signature identity key -------------------------------------------
+
+    def begin_rotation(self, suite: CipherSuite) -> SigningKey:
+        """Generate a new signature identity key for ``suite`` inside the element (pending
+        until :meth:`commit_rotation`), persist it, and return its handle. A rotation
+        already pending is replaced by the new key."""
+        if self._state.zeroized:
+            raise TamperedError("the secure element was zeroized after a tamper event")
+        current = _identity_slot(suite.value, KeyKind.SIGNATURE)
+        self._slot(current, f"signature key for suite {suite.value}")
+        name = _pending_slot(suite.value)
+        self._forget(name)
+        slot = _new_slot(suite.value, KeyKind.SIGNATURE, self._rng)
+        self._state.slots[name] = slot
+        self._vault.put_signer(name, _rebuild_signer(slot))
+        self._changed()
+        return SigningKeyHandle(self._vault, name)
+
+    def pending_signing_key(self, suite: CipherSuite) -> SigningKey:
+        """The pending identity key of a rotation begun for ``suite``."""
+        name = _pending_slot(suite.value)
+        return SigningKeyHandle(self._vault, self._slot(name, "pending rotation"))
+
+    def commit_rotation(self, suite: CipherSuite) -> SigningKey:
+        """Make the pending key the identity key; the old key is destroyed. Returns the
+        identity key's handle (:meth:`identity_signing_key`)."""
+        if self._state.zeroized:
+            raise TamperedError("the secure element was zeroized after a tamper event")
+        pending = _pending_slot(suite.value)
+        self._slot(pending, "pending rotation")
+        current = _identity_slot(suite.value, KeyKind.SIGNATURE)
+        self._forget(current)
+        self._state.slots[current] = self._state.slots.pop(pending)
+        self._vault.put_signer(current, self._vault.signer(pending))
+        self._vault.drop_signer(pending)
+        self._changed()
+        return self.identity_signing_key(suite)
+
+    def _forget(self, name: str) -> None:
+        """Destroy a slot's key: overwrite its seed, drop its live key."""
+        slot = self._state.slots.pop(name, None)
+        if slot is not None:
+            slot.seed[:] = bytes(len(slot.seed))
+            self._vault.drop_signer(name)
 
     @property
     def data_key(self) -> SigningKey:

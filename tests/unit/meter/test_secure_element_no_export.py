@@ -56,6 +56,13 @@ def _calls(element_blob: bytes) -> dict[tuple[str, str], Callable[[Any], object]
             se.identity_signing_key(s) for s in SUITES
         ],
         ("SecureElement", "sign_data"): lambda se: se.sign_data(b"batch"),
+        ("SecureElement", "begin_rotation"): lambda se: se.begin_rotation(SUITE_2),
+        ("SecureElement", "pending_signing_key"): lambda se: (
+            se.begin_rotation(SUITE_2) and se.pending_signing_key(SUITE_2)
+        ),
+        ("SecureElement", "commit_rotation"): lambda se: (
+            se.begin_rotation(SUITE_2) and se.commit_rotation(SUITE_2)
+        ),
         ("SecureElement", "next_counter"): lambda se: se.next_counter("frame"),
         ("SecureElement", "install_session"): lambda se: se.install_session(
             *session_args, initiator=True

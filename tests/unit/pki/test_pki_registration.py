@@ -35,8 +35,8 @@ from meterseal.pki.registration import (
     Validity,
     register,
 )
-from meterseal.store.factory import open_store
-from meterseal.store.interface import Store
+from meterseal.store import SqliteStore
+from meterseal.store.base import SqlStore
 
 NOW = 1_750_000_000
 VALIDITY = Validity(serial=7, now=NOW, not_after=NOW + 10 * 365 * 86400)
@@ -51,8 +51,9 @@ def machine(tmp_path: Path) -> Iterator[SoftwareKeystore]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    opened = SqliteStore(tmp_path / "store.db")
+    opened.migrate()
     yield opened
     opened.close()
 
@@ -120,7 +121,7 @@ def test_manifest_refuses_repeated_ids_and_bad_documents(machine: SoftwareKeysto
 
 @pytest.mark.parametrize("suite", [SUITE_2, SUITE_0, SUITE_GMT], ids=lambda s: str(s.value))
 def test_registration_issues_credential_and_files_meter(
-    machine: SoftwareKeystore, store: Store, suite: CipherSuite
+    machine: SoftwareKeystore, store: SqlStore, suite: CipherSuite
 ) -> None:
     ca = CertificateAuthority.init(machine, [SUITE_2, SUITE_0, SUITE_GMT])
     manifest = manifest_of(meter_entry(machine, "m-1", suite.value))
@@ -138,7 +139,7 @@ def test_registration_issues_credential_and_files_meter(
 
 
 def _refused(
-    machine: SoftwareKeystore, store: Store, request_change: dict[str, Any]
+    machine: SoftwareKeystore, store: SqlStore, request_change: dict[str, Any]
 ) -> RegistrationRefusedError:
     ca = CertificateAuthority.init(machine, [SUITE_2])
     manifest = manifest_of(meter_entry(machine, "m-1", 2))
@@ -160,12 +161,12 @@ def _refused(
     ],
 )
 def test_registration_refusals(
-    machine: SoftwareKeystore, store: Store, change: dict[str, Any], reason: RefusalReason
+    machine: SoftwareKeystore, store: SqlStore, change: dict[str, Any], reason: RefusalReason
 ) -> None:
     assert _refused(machine, store, change).reason is reason
 
 
-def test_second_registration_is_refused(machine: SoftwareKeystore, store: Store) -> None:
+def test_second_registration_is_refused(machine: SoftwareKeystore, store: SqlStore) -> None:
     ca = CertificateAuthority.init(machine, [SUITE_2])
     manifest = manifest_of(meter_entry(machine, "m-1", 2))
     request = request_for(manifest, "m-1")
@@ -178,7 +179,7 @@ def test_second_registration_is_refused(machine: SoftwareKeystore, store: Store)
 
 @pytest.mark.parametrize("suite", [SUITE_2, SUITE_0, SUITE_GMT], ids=lambda s: str(s.value))
 def test_registered_credential_authenticates_in_edhoc(
-    machine: SoftwareKeystore, store: Store, suite: CipherSuite
+    machine: SoftwareKeystore, store: SqlStore, suite: CipherSuite
 ) -> None:
     ca = CertificateAuthority.init(machine, [suite])
     manifest = manifest_of(meter_entry(machine, "m-1", suite.value))
