@@ -8,6 +8,11 @@ with its default (the store and crypto machine defaults live in the data directo
     workers = 1                   # > 1 needs a crypto machine several processes can open
     suites = [2, -24, 0]          # EDHOC cipher suites offered (-24: the GM/T suite)
     log_level = "warning"         # debug, info, warning, error
+    ledger = "meterseal-data"     # default: the data directory, whose ledger/ holds the
+                                  # in-process ledger; "http://host:port" for the ledger
+                                  # service; "none" for no ledger (leaves stay queued)
+    console = "127.0.0.1:7480"    # the web console and REST API beside the head-end;
+                                  # "none": no console (see docs/console.md)
 
     [listen]
     host = "127.0.0.1"
@@ -93,6 +98,8 @@ class Settings:
     log_level: str = "warning"
     store_url: str | None = None
     crypto_machine_url: str | None = None
+    ledger: str | None = None
+    console: str = "127.0.0.1:7480"
     limits: Limits = field(default_factory=Limits)
     source: Path | None = None  # the file these settings came from, if any
 
@@ -100,6 +107,12 @@ class Settings:
     def store(self) -> str:
         """The store URL: the configured one, or SQLite in the data directory."""
         return self.store_url or sqlite_url(self.data_dir)
+
+    @property
+    def ledger_spec(self) -> str:
+        """Where the store's ledger outbox goes (:func:`meterseal.headend.ledger_forwarder.
+        open_ledger`): the configured ledger, or the in-process one of the data directory."""
+        return self.ledger if self.ledger is not None else str(self.data_dir)
 
     def override(self, **flags: Any) -> Settings:
         """These settings with the flags that were given (None means not given)."""
@@ -118,6 +131,7 @@ class Settings:
             port=self.port,
             workers=self.workers,
             suites=self.suites,
+            ledger=self.ledger_spec,
             **dataclasses.asdict(self.limits),
         )
 
@@ -162,6 +176,8 @@ _TOP: Final[dict[str, tuple[str, Checker]]] = {
     "workers": ("workers", _int),
     "suites": ("suites", _suites),
     "log_level": ("log_level", _str),
+    "ledger": ("ledger", _str),
+    "console": ("console", _str),
 }
 _TABLES: Final[dict[str, dict[str, tuple[str, Checker]]]] = {
     "listen": {"host": ("host", _str), "port": ("port", _int)},
@@ -241,6 +257,8 @@ def _finish(
     data_dir = Path(values.pop("data_dir", base.data_dir))
     if not data_dir.is_absolute():
         data_dir = (source.parent if source else Path.cwd()) / data_dir
+    if "ledger" in values:
+        values["ledger"] = _ledger_path(values["ledger"], source)
     settings = dataclasses.replace(
         base,
         data_dir=data_dir.resolve(),
@@ -250,6 +268,17 @@ def _finish(
     )
     _check(settings, str(source) if source else "defaults")
     return settings
+
+
+def _ledger_path(ledger: str, source: Path | None) -> str:
+    """A ledger directory relative to the file's directory made absolute; a URL or
+    ``none`` as given."""
+    if ledger == "none" or ledger.startswith(("http://", "https://")):
+        return ledger
+    path = Path(ledger)
+    if not path.is_absolute():
+        path = (source.parent if source else Path.cwd()) / path
+    return str(path.resolve())
 
 
 # --- ranges -----------------------------------------------------------------------------
@@ -275,9 +304,15 @@ def _problem(settings: Settings) -> str | None:
         (1 <= limits.max_frame_body <= MAX_FRAME_BODY, "limits.max_frame_body out of range"),
         (limits.max_record_failures >= 1, "limits.max_record_failures must be at least 1"),
         (limits.max_inflight_batches >= 1, "limits.max_inflight_batches must be at least 1"),
+        (_console_ok(settings.console), 'console must be "HOST:PORT" or "none"'),
     )
     failed = next((message for ok, message in checks if not ok), None)
     return failed or _suite_problem(settings.suites) or _machine_problem(settings)
+
+
+def _console_ok(console: str) -> bool:
+    host, sep, port = console.rpartition(":")
+    return console == "none" or (bool(sep and host) and port.isdigit() and int(port) <= 65535)
 
 
 def _suite_problem(suites: tuple[int, ...]) -> str | None:

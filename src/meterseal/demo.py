@@ -5,8 +5,13 @@ encrypted software crypto machine in the data directory, the store is a SQLite f
 there, and a mixed fleet (electricity, water and gas; suites 2, 0 and the GM/T suite;
 EDHOC methods 3 and 0) uploads D days of signed readings over TCP on 127.0.0.1. A
 time-sync command is queued for a few meters before they connect, to show the command
-path. At the end the store is read back: the demo succeeds only if every batch every
-honest meter produced is stored exactly once.
+path. The ledger runs in process too, with its own store and keys under
+``DATA_DIR/ledger``: every accepted batch, every authentication result and every queued
+command reaches it through the store's outbox (docs/ledger.md, "From ingest to the
+ledger"), and the demo waits until the outbox is drained. At the end the store is read
+back: the demo succeeds only if every batch every honest meter produced is stored exactly
+once, and the ledger got exactly one leaf for each of them, for each handshake and for
+each command.
 """
 
 from __future__ import annotations
@@ -23,14 +28,21 @@ from pathlib import Path
 from meterseal.crypto.interfaces import DhKey, SigningKey
 from meterseal.crypto.suites import CipherSuite, get_suite, supported_suites
 from meterseal.headend.config import HeadendConfig, HeadendKeys
+from meterseal.headend.ledger_forwarder import ForwarderStatus
 from meterseal.headend.server import start_headend
 from meterseal.headend.stats import HeadendStats
 from meterseal.hsm import CryptoMachine, SoftwareKeystore, kek_from_file
 from meterseal.hsm.errors import KeyNotFoundError
+from meterseal.ledger.checkpoint import parse_checkpoint
+from meterseal.ledger.config import LedgerConfig
+from meterseal.ledger.leaves import parse_leaf
+from meterseal.ledger.local import LocalLedger, open_local_ledger
+from meterseal.ledger.note import parse_note
 from meterseal.messages import TimeSync
 from meterseal.meter.fleet import (
     FleetConfig,
     FleetProgress,
+    FleetResult,
     provision_fleet,
     register_fleet,
     run_fleet,
@@ -41,6 +53,8 @@ from meterseal.store import open_store, sqlite_url
 KEYSTORE_NAME = "headend-keys.mskeys"
 KEK_NAME = "headend-keys.kek"
 COMMANDED_METERS = 3
+SHUTDOWN_GRACE = 60.0
+"""Seconds the demo's head-end may take at the end to store, ack and forward to the ledger."""
 SUITES = tuple(suite.value for suite in supported_suites())
 
 
@@ -50,6 +64,21 @@ class DemoOptions:
     days: int = 1
     data_dir: Path | None = None
     seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSummary:
+    """What the demo's run added to the ledger, and what is left in the outbox."""
+
+    directory: str
+    origin: str
+    tree_size: int  # the checkpoint's size at the end
+    leaves: int  # leaves this run added (tree_size minus the size before the run)
+    by_kind: dict[str, int]  # those leaves by kind: batch_accepted, authentication, ...
+    pending: int  # leaves still queued in the store's outbox
+    queued_before: int  # leaves a previous run left queued (forwarded by this one)
+    submissions: int
+    failures: int  # forwarding rounds that failed and were retried
 
 
 @dataclass
@@ -70,12 +99,30 @@ class DemoSummary:
     handshakes_failed: int
     headend: HeadendStats
     commands_acked: int
+    ledger: LedgerSummary
     by_suite: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
 
     @property
     def exactly_once(self) -> bool:
         return self.missing_batches == 0 and self.batches_stored == self.batches_produced
+
+    @property
+    def ledger_expected(self) -> int:
+        """Leaves this run must add: one per accepted batch, authentication result
+        (connection) and queued command."""
+        stats = self.headend
+        logged = stats.batches_accepted + stats.auth_results_logged + stats.commands_queued
+        return logged + self.ledger.queued_before
+
+    @property
+    def ledger_complete(self) -> bool:
+        """Every leaf of the run is in the ledger, once, and nothing is left queued."""
+        return self.ledger.pending == 0 and self.ledger.leaves == self.ledger_expected
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exactly_once and self.ledger_complete
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -98,6 +145,16 @@ class DemoSummary:
             "meters_by_type": self.by_type,
             "data_dir": self.data_dir,
             "store_url": self.store_url,
+            "ledger_dir": self.ledger.directory,
+            "ledger_leaves": self.ledger.leaves,
+            "ledger_leaves_expected": self.ledger_expected,
+            "ledger_leaves_by_kind": self.ledger.by_kind,
+            "ledger_pending": self.ledger.pending,
+            "ledger_queued_before": self.ledger.queued_before,
+            "ledger_tree_size": self.ledger.tree_size,
+            "ledger_checkpoint_origin": self.ledger.origin,
+            "ledger_checkpoint_size": self.ledger.tree_size,
+            "ledger_complete": self.ledger_complete,
         }
 
 
@@ -179,20 +236,64 @@ def _provision(
     return config, meters
 
 
-async def run_demo(
-    options: DemoOptions, progress: Callable[[FleetProgress], None] | None = None
-) -> DemoSummary:
-    """Run the whole demo and return its summary (see the module docstring)."""
-    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="meterseal-demo-"))
-    data_dir.mkdir(parents=True, exist_ok=True)
+def _checkpoint_of(ledger: LocalLedger) -> tuple[str, int]:
+    """The origin and tree size of the ledger's latest checkpoint."""
+    checkpoint = parse_checkpoint(parse_note(ledger.checkpoint()).text)
+    return checkpoint.origin, checkpoint.size
+
+
+def _pending_leaves(store_url: str) -> int:
+    store = open_store(store_url)
+    try:
+        return store.count_pending_leaves()
+    finally:
+        store.close()
+
+
+def _ledger_summary(
+    ledger: LocalLedger,
+    data_dir: Path,
+    before: tuple[int, int],
+    status: ForwarderStatus,
+) -> LedgerSummary:
+    """What the run added to the ledger, read back from the ledger itself; ``before`` is
+    the tree size and the leaves queued in the outbox when the run began."""
+    size_before, queued_before = before
+    origin, size = _checkpoint_of(ledger)
+    kinds = Counter(
+        parse_leaf(leaf).KIND.name.lower() for leaf in ledger.entries(size_before, size)
+    )
+    return LedgerSummary(
+        directory=str(LedgerConfig(data_dir=data_dir).ledger_dir),
+        origin=origin,
+        tree_size=size,
+        leaves=size - size_before,
+        by_kind=dict(kinds),
+        pending=_pending_leaves(sqlite_url(data_dir)),
+        submissions=status.submissions,
+        failures=status.failures,
+        queued_before=queued_before,
+    )
+
+
+async def _run_headend(
+    options: DemoOptions,
+    data_dir: Path,
+    ledger: LocalLedger,
+    progress: Callable[[FleetProgress], None] | None,
+) -> tuple[FleetResult, HeadendStats, ForwarderStatus, float]:
+    """Provision the fleet, run the head-end and the fleet, stop: the fleet's result, the
+    final counters, the forwarder's status and the seconds it took."""
     store_url = sqlite_url(data_dir)
     with open_keystore(data_dir) as machine:
         identities = machine_identities(machine, SUITES)
         fleet_config, meters = _provision(store_url, options, identities)
         keys = HeadendKeys(identities.by_method(), dict(identities.command_keys))
-        config = HeadendConfig(store_url=store_url, port=0, suites=SUITES)
+        config = HeadendConfig(
+            store_url=store_url, port=0, suites=SUITES, shutdown_grace=SHUTDOWN_GRACE
+        )
         started = time.perf_counter()
-        headend = await start_headend(config, keys)
+        headend = await start_headend(config, keys, ledger=ledger)
         try:
             for meter in meters[:COMMANDED_METERS]:
                 await headend.queue_command(meter.meter_id, TimeSync(int(time.time())))
@@ -200,8 +301,26 @@ async def run_demo(
                 meters, "127.0.0.1", headend.port, fleet_config, progress=progress
             )
         finally:
-            stats = await headend.close()
-        elapsed = time.perf_counter() - started
+            stats = await headend.close()  # stores and acks, then drains the ledger outbox
+        forwarder = headend.forwarder
+        assert forwarder is not None  # noqa: S101 - a ledger was given
+        return result, stats, forwarder.status(), time.perf_counter() - started
+
+
+async def run_demo(
+    options: DemoOptions, progress: Callable[[FleetProgress], None] | None = None
+) -> DemoSummary:
+    """Run the whole demo and return its summary (see the module docstring)."""
+    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="meterseal-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store_url = sqlite_url(data_dir)
+    ledger = open_local_ledger(LedgerConfig(data_dir=data_dir), create=True)
+    try:
+        before = _checkpoint_of(ledger)[1], _pending_leaves(store_url)
+        result, stats, status, elapsed = await _run_headend(options, data_dir, ledger, progress)
+        ledger_summary = _ledger_summary(ledger, data_dir, before, status)
+    finally:
+        ledger.close()
     per_meter, values_stored = _stored_per_meter(store_url)
     produced = {m.meter_id: m.produced for m in result.meters}
     missing = sum(max(0, count - per_meter[meter_id]) for meter_id, count in produced.items())
@@ -220,6 +339,7 @@ async def run_demo(
         handshakes_failed=result.handshakes_failed,
         headend=stats,
         commands_acked=stats.command_acks,
+        ledger=ledger_summary,
         by_suite=dict(Counter(str(m.suite) for m in result.meters)),
         by_type=dict(Counter(m.meter_type.name.lower() for m in result.meters)),
     )

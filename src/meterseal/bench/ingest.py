@@ -10,7 +10,10 @@ before the clock starts, and its protected record is sealed after the handshake,
 before the clock starts, so the load process only writes bytes and reads acks while the
 head-end decrypts, verifies every signature, decodes, stores (durably) and acks. The
 figure is interval readings acknowledged ACCEPTED per second, counted by the load process
-over ``seconds`` after a warm-up; every ack is opened and checked.
+over ``seconds`` after a warm-up; every ack is opened and checked. The head-end logs
+as in production: each stored batch's ledger leaf is queued in the same transaction, and
+the forwarder submits the queue to an in-process ledger (its own SQLite file in another
+temporary directory) while the load runs.
 
 A *reading* is an interval reading: one freeze of a meter's registers (an electricity one
 holds five register values). The baseline is :func:`meterseal.store.bench.baseline_rate`:
@@ -317,15 +320,20 @@ async def measure_ingest(backend: Backend, plan: LoadPlan, seconds: float) -> Me
     async with _spawned(load_main, plan, counters, flags) as control:
         try:
             register(backend, (await _receive(control, "records"))[1])
-            config = HeadendConfig(
-                store_url=backend.url, port=0, workers=WORKERS, suites=(plan.suite,)
-            )
-            keys = partial(sample_keys, (plan.suite,))
-            handle = await start_headend(config, keys, store_factory=backend.factory)
-            try:
-                return await _measure(handle, control, counters, flags, seconds)
-            finally:
-                await handle.close()
+            with tempfile.TemporaryDirectory(prefix="meterseal-bench-ledger-") as ledger:
+                config = HeadendConfig(
+                    store_url=backend.url,
+                    port=0,
+                    workers=WORKERS,
+                    suites=(plan.suite,),
+                    ledger=ledger,  # logged: every accepted batch reaches the ledger
+                )
+                keys = partial(sample_keys, (plan.suite,))
+                handle = await start_headend(config, keys, store_factory=backend.factory)
+                try:
+                    return await _measure(handle, control, counters, flags, seconds)
+                finally:
+                    await handle.close()
         finally:
             flags[_STOP] = 1
 

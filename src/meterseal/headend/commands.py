@@ -50,6 +50,9 @@ _ACK_STATES = {
     CommandStatus.FAILED: COMMAND_FAILED,
 }
 
+DEFAULT_OPERATOR = "headend"
+"""The operator a command's ledger leaf names when the caller names none."""
+
 SendCommand = Callable[[bytes], bool]
 """Writes a signed command to the meter's session; False if the session is gone."""
 
@@ -66,8 +69,10 @@ def queue_command(
     *,
     now: int,
     ttl: int,
+    operator: str = DEFAULT_OPERATOR,
 ) -> CommandRow:
-    """Sign a command for ``meter_id`` and queue it in ``store`` (synchronous).
+    """Sign a command for ``meter_id`` and queue it in ``store`` (synchronous), with its
+    ``OperatorCommand`` ledger leaf (naming ``operator``) in the same transaction.
 
     :class:`~meterseal.store.UnknownMeterError` for an unknown meter,
     :class:`CommandKeyMissingError` if no command key fits its suite.
@@ -85,7 +90,8 @@ def queue_command(
         command = Command(command_id, meter_id, now, expires, params)
         return sign_command(command, key, alg, kid=keys.command_kid)
 
-    return store.queue_command(meter_id, int(params.KIND), now, expires, sign)
+    kind = int(params.KIND)
+    return store.queue_logged_command(meter_id, kind, now, expires, sign, operator=operator)
 
 
 class CommandDispatcher:
@@ -107,12 +113,20 @@ class CommandDispatcher:
         return int(self._clock())
 
     async def queue(
-        self, meter_id: str, params: CommandParams, ttl: int | None = None
+        self,
+        meter_id: str,
+        params: CommandParams,
+        ttl: int | None = None,
+        *,
+        operator: str = DEFAULT_OPERATOR,
     ) -> CommandRow:
-        """Sign and persist a command for ``meter_id``; the caller then delivers it."""
+        """Sign and persist a command for ``meter_id`` (and its ledger leaf); the caller
+        then delivers it."""
         keys, now, life = self._keys, self._now(), self._ttl if ttl is None else ttl
         row = await self._writer.call(
-            lambda store: queue_command(store, keys, meter_id, params, now=now, ttl=life)
+            lambda store: queue_command(
+                store, keys, meter_id, params, now=now, ttl=life, operator=operator
+            )
         )
         self._stats.commands_queued += 1
         log.info("command %d (%s) queued for meter %s", row.command_id, params.KIND.name, meter_id)

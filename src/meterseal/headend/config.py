@@ -55,6 +55,14 @@ class HeadendConfig:
     session without a record for ``idle_timeout`` seconds is closed. ``batch_max_items``
     and ``batch_max_delay`` (seconds) bound the micro-batches handed to one
     ``store_batches`` transaction.
+
+    ``ledger`` names where the store's ledger outbox is forwarded
+    (:mod:`meterseal.headend.ledger_forwarder`): a directory (the in-process ledger over
+    its own files there), an ``http(s)://`` URL (the ledger service), or None / ``"none"``
+    (no forwarder: leaves stay queued in the store until one runs). The forwarder submits
+    up to ``ledger_chunk`` leaves at a time and looks again after ``ledger_idle`` seconds
+    when the queue is empty; authentication results are queued every
+    ``auth_flush_interval`` seconds.
     """
 
     store_url: str
@@ -76,6 +84,10 @@ class HeadendConfig:
     command_ttl: int = 300
     backlog: int = 4096
     shutdown_grace: float = 5.0
+    ledger: str | None = None
+    ledger_chunk: int = 4096
+    ledger_idle: float = 1.0
+    auth_flush_interval: float = 0.5
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -86,6 +98,8 @@ class HeadendConfig:
             raise ValueError("timeouts and the batch delay must be positive")
         if self.batch_max_items < 1 or self.max_inflight_batches < 1:
             raise ValueError("batch_max_items and max_inflight_batches must be at least 1")
+        if self.ledger_chunk < 1 or min(self.ledger_idle, self.auth_flush_interval) <= 0:
+            raise ValueError("ledger_chunk, ledger_idle and auth_flush_interval must be positive")
 
     @property
     def sweep_interval(self) -> float:

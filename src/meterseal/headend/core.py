@@ -6,6 +6,10 @@ worker process of the multi-process head-end has its own (its own store connecti
 its own ingest pipeline). A meter has at most one live session per process: a newer
 connection of the same meter replaces the older one, which is closed (a meter that
 reconnects after its NAT mapping died should not wait for the idle timeout).
+
+Each core also watches the signed revocation list (``_watch_revocations``, about once a
+second, :mod:`meterseal.headend.registry`): a revocation written by the security server
+in another process closes the revoked meters' sessions in every worker process.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from meterseal.crypto.interfaces import Rng
 from meterseal.edhoc import ResponderConfig
-from meterseal.headend.commands import CommandDispatcher
+from meterseal.headend.commands import DEFAULT_OPERATOR, CommandDispatcher
 from meterseal.headend.config import (
     HeadendConfig,
     HeadendKeys,
@@ -31,12 +35,13 @@ from meterseal.headend.config import (
 from meterseal.headend.connection import MeterConnection
 from meterseal.headend.events import CloseReason, SessionEstablished
 from meterseal.headend.ingest import IngestPipeline
-from meterseal.headend.registry import MeterRegistry
+from meterseal.headend.ledger_forwarder import LeafBuffer, authentication_leaf
+from meterseal.headend.registry import REVOCATION_POLL_INTERVAL, MeterRegistry
 from meterseal.headend.runner import StoreRunner
 from meterseal.headend.session import HeadendSession, SessionLimits
 from meterseal.headend.stats import HeadendStats
 from meterseal.messages import CommandParams
-from meterseal.store import CommandRow
+from meterseal.store import CommandRow, StoreError
 
 log = logging.getLogger("meterseal.headend")
 
@@ -76,16 +81,21 @@ class HeadendCore:
         self.commands = CommandDispatcher(
             self.writer, keys, self.stats, ttl=config.command_ttl, clock=clock
         )
+        self.auth_log = LeafBuffer(self.writer, interval=config.auth_flush_interval)
         self.connections: set[MeterConnection] = set()
         self.by_meter: dict[str, MeterConnection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._revocation_watch: asyncio.Task[None] | None = None
+        self._session_serials: dict[str, int | None] = {}  # meter id -> credential serial
 
     async def start(self) -> None:
         """Open the store connections and start the timeout sweeper."""
         await self.writer.start()
         await self.reader.start()
+        self.auth_log.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self._revocation_watch = asyncio.get_running_loop().create_task(self._watch_revocations())
 
     def snapshot(self) -> HeadendStats:
         """A copy of the counters, with the ingest pipeline's transaction count."""
@@ -120,10 +130,17 @@ class HeadendCore:
     def established(self, connection: MeterConnection, event: SessionEstablished) -> None:
         """A meter authenticated: index it, replace an older session, deliver commands."""
         self.stats.handshakes_ok += 1
+        self._log_authentication(event.meter_id, None)
         previous = self.by_meter.get(event.meter_id)
         self.by_meter[event.meter_id] = connection
+        serial = self._session_serials[event.meter_id] = self.registry.admitted_serial(
+            event.meter_id
+        )
         if previous is not None and previous is not connection:
             previous.close(CloseReason.REPLACED)
+        if self.registry.is_revoked(event.meter_id, serial):  # revoked during the handshake
+            connection.close(CloseReason.INACTIVE_METER)
+            return
         log.info(
             "meter %s connected (suite %d, method %d)", event.meter_id, event.suite, event.method
         )
@@ -138,7 +155,13 @@ class HeadendCore:
             log.info("meter %s disconnected: %s %s", meter_id, reason.value, detail)
             return
         self.stats.handshake_failed(reason.value)
+        self._log_authentication(meter_id, reason)
         log.warning("handshake with meter %s failed: %s: %s", meter_id or "?", reason.value, detail)
+
+    def _log_authentication(self, meter_id: str | None, reason: CloseReason | None) -> None:
+        """Collect the connection's AuthenticationResult leaf for the ledger outbox."""
+        self.auth_log.add(authentication_leaf(meter_id, reason, self.now()))
+        self.stats.auth_results_logged += 1
 
     def forget(self, connection: MeterConnection) -> None:
         """The TCP connection is gone."""
@@ -148,6 +171,7 @@ class HeadendCore:
         meter_id = connection.authenticated_as
         if meter_id is not None and self.by_meter.get(meter_id) is connection:
             del self.by_meter[meter_id]
+            self._session_serials.pop(meter_id, None)
 
     async def _sweep(self) -> None:
         interval = self.config.sweep_interval
@@ -160,10 +184,16 @@ class HeadendCore:
     # --- operator actions -----------------------------------------------------------------
 
     async def queue_command(
-        self, meter_id: str, params: CommandParams, ttl: int | None = None
+        self,
+        meter_id: str,
+        params: CommandParams,
+        ttl: int | None = None,
+        *,
+        operator: str = DEFAULT_OPERATOR,
     ) -> CommandRow:
-        """Sign and queue a command; deliver it now if the meter is connected here."""
-        row = await self.commands.queue(meter_id, params, ttl)
+        """Sign and queue a command (and its ledger leaf); deliver it now if the meter is
+        connected here."""
+        row = await self.commands.queue(meter_id, params, ttl, operator=operator)
         await self.poke(meter_id)
         return row
 
@@ -185,6 +215,26 @@ class HeadendCore:
         if connection is not None:
             connection.close(CloseReason.INACTIVE_METER)
 
+    async def _watch_revocations(self) -> None:
+        """Every REVOCATION_POLL_INTERVAL, adopt a new revocation list if there is one and
+        close the sessions it revokes (meterseal.headend.registry)."""
+        while True:
+            await asyncio.sleep(REVOCATION_POLL_INTERVAL)
+            try:
+                if await self.registry.refresh():
+                    self._close_revoked()
+            except StoreError as exc:  # the cause is in the message: no traceback
+                log.warning("revocation list check failed: %s", exc)
+
+    def _close_revoked(self) -> None:
+        """Close each open session whose credential serial is on the list, or whose meter
+        is no longer in the registered state."""
+        revoked, inactive = self.registry.revoked_serials, self.registry.inactive_meters
+        for meter_id, connection in list(self.by_meter.items()):
+            if meter_id in inactive or self._session_serials.get(meter_id) in revoked:
+                log.info("meter %s: credential revoked, session closed", meter_id)
+                connection.close(CloseReason.INACTIVE_METER)
+
     # --- shutdown -------------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -192,6 +242,8 @@ class HeadendCore:
         then the store connections. The listening socket is the caller's to close first."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._revocation_watch is not None:
+            self._revocation_watch.cancel()
         for connection in list(self.connections):
             connection.pause()
         with contextlib.suppress(TimeoutError):
@@ -199,6 +251,7 @@ class HeadendCore:
         for connection in list(self.connections):
             connection.close(CloseReason.SHUTDOWN)
         await self._settle_tasks()
+        await self.auth_log.close()
         await self.writer.close()
         await self.reader.close()
 

@@ -36,8 +36,10 @@ Micro-batching (:class:`IngestPipeline`). Verified batches from every connection
 worker queue up; at most one ``store_batches`` call is in flight, on the writer's thread.
 A call starts when ``max_items`` are waiting, ``max_delay`` after the first one arrived,
 or as soon as the previous call returns, so under load each transaction carries what
-arrived during the last one. Each batch's future resolves only after the transaction
-committed; the connection acks only then. ``StoreUnavailable`` (or an unexpected error
+arrived during the last one. The same transaction queues each STORED batch's
+``BatchAccepted`` leaf for the ledger (:mod:`meterseal.store.outbox`). Each batch's future
+resolves only after the transaction committed; the connection acks only then, so an ack
+means stored and durably queued for the ledger. ``StoreUnavailable`` (or an unexpected error
 here) fails every future of the call: nothing is acked as stored, and the meter is told
 ``UNAVAILABLE`` so that it keeps the batch and sends it again. Any other store error is
 retried batch by batch so that one bad batch cannot block the others.

@@ -13,7 +13,12 @@ Two modes, one code path per connection:
 
 Both return a handle: ``.port``, ``.stats()``, ``await .queue_command(...)``,
 ``await .revoke(...)`` and ``await .close()`` (graceful: whatever arrived is stored and
-acked, sessions get a CLOSE record, the stores are closed).
+acked, sessions get a CLOSE record, the ledger outbox is forwarded, the stores are closed).
+
+The ledger. With a ledger (``ledger=`` or ``config.ledger``), one
+:class:`~meterseal.headend.ledger_forwarder.LedgerForwarder` drains the store's ledger
+outbox into it: beside the core in-process, in the parent with workers (one per store).
+``.forwarder`` is it (None without a ledger).
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from functools import partial
 from typing import Protocol
 
 from meterseal.crypto.interfaces import Rng
+from meterseal.headend.commands import DEFAULT_OPERATOR
 from meterseal.headend.config import HeadendConfig, KeySource, StoreFactory, open_keys
 from meterseal.headend.connection import MeterConnection
 from meterseal.headend.core import HeadendCore
+from meterseal.headend.ledger_forwarder import NO_LEDGER, LedgerForwarder, open_ledger
 from meterseal.headend.stats import HeadendStats
+from meterseal.ledger.interface import Ledger
 from meterseal.messages import CommandParams
 from meterseal.store import CommandRow, open_store
 
@@ -43,14 +51,24 @@ class HeadendHandle(Protocol):
         """The TCP port it listens on."""
         ...
 
+    @property
+    def forwarder(self) -> LedgerForwarder | None:
+        """The ledger forwarder of this head-end's store, if it has a ledger."""
+        ...
+
     def stats(self) -> HeadendStats:
         """The counters now (summed over the workers)."""
         ...
 
     async def queue_command(
-        self, meter_id: str, params: CommandParams, ttl: int | None = None
+        self,
+        meter_id: str,
+        params: CommandParams,
+        ttl: int | None = None,
+        *,
+        operator: str = DEFAULT_OPERATOR,
     ) -> CommandRow:
-        """Sign and queue a command; a connected meter gets it at once."""
+        """Sign and queue a command (and its ledger leaf); a connected meter gets it at once."""
         ...
 
     async def revoke(self, meter_id: str) -> None:
@@ -65,10 +83,18 @@ class HeadendHandle(Protocol):
 class LocalHeadend:
     """The in-process head-end (``workers == 1``)."""
 
-    def __init__(self, core: HeadendCore, server: asyncio.Server) -> None:
+    def __init__(
+        self, core: HeadendCore, server: asyncio.Server, forwarder: LedgerForwarder | None = None
+    ) -> None:
         self.core = core
         self._server = server
         self._port: int = server.sockets[0].getsockname()[1]
+        self._forwarder = forwarder
+
+    @property
+    def forwarder(self) -> LedgerForwarder | None:
+        """The ledger forwarder of this head-end's store, if it has a ledger."""
+        return self._forwarder
 
     @property
     def port(self) -> int:
@@ -80,19 +106,27 @@ class LocalHeadend:
         return self.core.snapshot()
 
     async def queue_command(
-        self, meter_id: str, params: CommandParams, ttl: int | None = None
+        self,
+        meter_id: str,
+        params: CommandParams,
+        ttl: int | None = None,
+        *,
+        operator: str = DEFAULT_OPERATOR,
     ) -> CommandRow:
-        """Sign and queue a command; a connected meter gets it at once."""
-        return await self.core.queue_command(meter_id, params, ttl)
+        """Sign and queue a command (and its ledger leaf); a connected meter gets it at once."""
+        return await self.core.queue_command(meter_id, params, ttl, operator=operator)
 
     async def revoke(self, meter_id: str) -> None:
         """Revoke a meter: refused from now on, its live session closed."""
         await self.core.revoke(meter_id)
 
     async def close(self) -> HeadendStats:
-        """Stop accepting, drain, close the sessions and the store; the final counters."""
+        """Stop accepting, drain, close the sessions and the store, forward the ledger
+        outbox (up to ``shutdown_grace`` seconds); the final counters."""
         self._server.close()
         await self.core.close()
+        if self._forwarder is not None:
+            await self._forwarder.close(self.core.config.shutdown_grace)
         return self.stats()
 
 
@@ -106,25 +140,51 @@ async def start_headend(
     keys: KeySource,
     *,
     store_factory: StoreFactory | None = None,
+    ledger: Ledger | None = None,
     rng: Rng = os.urandom,
     clock: Callable[[], float] = time.time,
 ) -> HeadendHandle:
     """Start a head-end on the running loop (``workers > 1``: start worker processes).
 
     With workers, ``keys`` and ``store_factory`` must be picklable (module-level
-    functions or partials of them): each worker process calls them itself.
+    functions or partials of them): each worker process calls them itself. ``ledger``
+    (the caller's, left open) overrides ``config.ledger`` (opened here, closed at the end).
     """
+    factory = store_factory or default_store_factory(config)
     if config.workers > 1:
         from meterseal.headend.workers import start_workers  # noqa: PLC0415 - optional mode
 
-        return await start_workers(config, keys, store_factory)
-    factory = store_factory or default_store_factory(config)
+        return await start_workers(
+            config, keys, store_factory, partial(start_forwarder, config, factory, ledger)
+        )
     core = HeadendCore(config, open_keys(keys), store_factory=factory, rng=rng, clock=clock)
     await core.start()
+    forwarder = await start_forwarder(config, factory, ledger)
     server = await asyncio.get_running_loop().create_server(
         partial(MeterConnection, core), config.host, config.port, backlog=config.backlog
     )
-    return LocalHeadend(core, server)
+    return LocalHeadend(core, server, forwarder)
+
+
+async def start_forwarder(
+    config: HeadendConfig, factory: StoreFactory, ledger: Ledger | None
+) -> LedgerForwarder | None:
+    """The store's one ledger forwarder, started: for ``ledger``, else the ledger that
+    ``config.ledger`` names (None: no ledger, leaves stay queued in the store)."""
+    owned = ledger is None
+    if ledger is None:
+        if config.ledger is None or config.ledger == NO_LEDGER:
+            return None
+        ledger = open_ledger(config.ledger)
+    forwarder = LedgerForwarder(
+        factory,
+        ledger,
+        chunk=config.ledger_chunk,
+        idle=config.ledger_idle,
+        close_ledger=owned,
+    )
+    await forwarder.start()
+    return forwarder
 
 
 def run_headend(

@@ -34,6 +34,7 @@ class HeadendStats:
     commands_queued: int = 0
     commands_sent: int = 0
     command_acks: int = 0
+    auth_results_logged: int = 0  # AuthenticationResult leaves collected for the ledger
     handshakes_failed_by: Counter[str] = field(default_factory=Counter)
     batches_rejected_by: Counter[str] = field(default_factory=Counter)
     connections_closed_by: Counter[str] = field(default_factory=Counter)

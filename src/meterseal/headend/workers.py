@@ -20,6 +20,12 @@ Control. The parent keeps a pipe to each worker: ``stats`` (answered with a snap
 ``poke`` (a command was queued for this meter: deliver it if connected here), ``revoked``
 (drop the cached registration, close the meter's session) and ``stop`` (graceful
 shutdown, answered with the final counters). The parent sums the snapshots.
+
+The ledger. The workers write ledger leaves into the store's outbox (with their batches,
+and their authentication results); only the parent runs the store's one
+:class:`~meterseal.headend.ledger_forwarder.LedgerForwarder`, so there is never a second
+one draining the same outbox. It is stopped after the workers, once it has forwarded what
+they queued last.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from multiprocessing.connection import Connection
@@ -38,10 +45,11 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from meterseal.errors import MeterSealError
-from meterseal.headend.commands import queue_command
+from meterseal.headend.commands import DEFAULT_OPERATOR, queue_command
 from meterseal.headend.config import HeadendConfig, HeadendKeys, KeySource, StoreFactory, open_keys
 from meterseal.headend.connection import MeterConnection
 from meterseal.headend.core import HeadendCore
+from meterseal.headend.ledger_forwarder import LedgerForwarder
 from meterseal.headend.runner import StoreRunner
 from meterseal.headend.stats import HeadendStats
 from meterseal.messages import CommandParams
@@ -162,9 +170,11 @@ class WorkerPool:
         workers: list[_Worker],
         reserved: socket.socket,
         store: StoreRunner,
+        *,
+        forwarder: LedgerForwarder | None = None,
     ) -> None:
         self._config, self._keys, self._workers = config, keys, workers
-        self._reserved, self._store = reserved, store
+        self._reserved, self._store, self._forwarder = reserved, store, forwarder
         self._port: int = reserved.getsockname()[1]
         self._opened_keys: HeadendKeys | None = None
         self._lock = threading.Lock()
@@ -174,6 +184,11 @@ class WorkerPool:
     def port(self) -> int:
         """The TCP port every worker listens on."""
         return self._port
+
+    @property
+    def forwarder(self) -> LedgerForwarder | None:
+        """The store's ledger forwarder (in this, the parent process), if any."""
+        return self._forwarder
 
     def worker_stats(self) -> list[HeadendStats]:
         """Each live worker's counters (the final ones after :meth:`close`)."""
@@ -203,14 +218,22 @@ class WorkerPool:
                 self._post(worker, message)
 
     async def queue_command(
-        self, meter_id: str, params: CommandParams, ttl: int | None = None
+        self,
+        meter_id: str,
+        params: CommandParams,
+        ttl: int | None = None,
+        *,
+        operator: str = DEFAULT_OPERATOR,
     ) -> CommandRow:
-        """Sign and queue a command; the worker holding the meter's session sends it."""
+        """Sign and queue a command (and its ledger leaf); the worker holding the meter's
+        session sends it."""
         keys = self._opened_keys = self._opened_keys or open_keys(self._keys)
         life = self._config.command_ttl if ttl is None else ttl
         now = int(time.time())
         row = await self._store.call(
-            lambda store: queue_command(store, keys, meter_id, params, now=now, ttl=life)
+            lambda store: queue_command(
+                store, keys, meter_id, params, now=now, ttl=life, operator=operator
+            )
         )
         self._broadcast(("poke", meter_id))
         return row
@@ -228,6 +251,8 @@ class WorkerPool:
             self._final = [HeadendStats.from_snapshot(data) for data in replies]
             await loop.run_in_executor(None, self._join)
             self._reserved.close()
+            if self._forwarder is not None:
+                await self._forwarder.close(self._config.shutdown_grace)
             await self._store.close()
         return HeadendStats.merge(self._final)
 
@@ -252,10 +277,22 @@ def _await_reply(worker: _Worker, answer: str, timeout: float = REPLY_TIMEOUT) -
     return None
 
 
+StartForwarder = Callable[[], Awaitable[LedgerForwarder | None]]
+"""Starts the store's ledger forwarder in the parent (None: no ledger)."""
+
+
+async def _no_forwarder() -> None:
+    return None
+
+
 async def start_workers(
-    config: HeadendConfig, keys: KeySource, store_factory: StoreFactory | None
+    config: HeadendConfig,
+    keys: KeySource,
+    store_factory: StoreFactory | None,
+    start_forwarder: StartForwarder = _no_forwarder,
 ) -> WorkerPool:
-    """Start ``config.workers`` worker processes on one port; return once all listen."""
+    """Start ``config.workers`` worker processes on one port, and the ledger forwarder
+    here in the parent; return once all listen."""
     if isinstance(keys, HeadendKeys):
         raise TypeError("with workers > 1, pass a picklable function that returns the keys")
     factory = store_factory or partial(open_store, config.store_url)
@@ -269,7 +306,8 @@ async def start_workers(
         WorkerSpec(i, worker_config, keys, store_factory, level) for i in range(config.workers)
     ]
     workers = [_spawn(spec) for spec in specs]
-    pool = WorkerPool(config, keys, workers, reserved, store)
+    forwarder = await start_forwarder()
+    pool = WorkerPool(config, keys, workers, reserved, store, forwarder=forwarder)
     loop = asyncio.get_running_loop()
     try:
         await loop.run_in_executor(None, _await_ready, workers)
