@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from meterseal.cli.main import main
@@ -40,7 +41,7 @@ class Serve:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [*MAIN, "serve", *args, "--json"],
+            [*MAIN, "serve", "--console", "127.0.0.1:0", *args, "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -137,6 +138,25 @@ def test_serve_reads_its_config_file_and_flags_override_it(
     assert counters["connections_total"] == 0
 
 
+def test_serve_runs_the_console_beside_the_head_end_and_prints_its_url(
+    tmp_path: Path, reaper: list[Serve]
+) -> None:
+    served = Serve("--data-dir", str(tmp_path), "--port", "0")
+    reaper.append(served)
+    url = served.line("console: ").split(" ", 1)[0]
+    with httpx.Client(base_url=url, timeout=10) as client:
+        login = client.get("/login")
+        schema = client.get("/api/openapi.json")
+        fleet = client.get("/api/fleet")  # no session: refused, not served
+    served.stop()
+    assert url.startswith("http://127.0.0.1:")
+    assert login.status_code == 200
+    assert "<form" in login.text
+    assert schema.status_code == 200
+    assert "/api/meters" in schema.json()["paths"]
+    assert fleet.status_code == 401
+
+
 BAD_CONFIGS = {
     "unknown-top-level-key": ("colour = 'blue'\n", "unknown key 'colour'"),
     "unknown-table-key": ("[listen]\nhots = 'x'\n", "unknown key listen.hots"),
@@ -148,6 +168,7 @@ BAD_CONFIGS = {
     "unknown-suite": ("suites = [2, 99]\n", "cipher suite 99 is not supported"),
     "bad-machine-url": ("[crypto_machine]\nurl = 'hsm://x'\n", "crypto_machine.url"),
     "not-toml": ("data_dir = \n", "not valid TOML"),
+    "bad-console": ("console = 'everywhere'\n", 'console must be "HOST:PORT" or "none"'),
 }
 
 
@@ -188,7 +209,9 @@ def test_serve_with_workers_on_the_software_keystore_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    code = main(["serve", "--data-dir", str(data), "--workers", "2", "--port", "0"])
+    code = main(
+        ["serve", "--data-dir", str(data), "--workers", "2", "--port", "0", "--console", "none"]
+    )
     assert code == 2
     assert "workers > 1 needs a crypto machine that every worker process" in capsys.readouterr().err
     assert not data.exists()  # refused before making keys
@@ -270,6 +293,8 @@ def test_serve_on_a_taken_port_exits_2_saying_so(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = main(["serve", "--data-dir", str(tmp_path), "--port", str(port)])
+        code = main(
+            ["serve", "--data-dir", str(tmp_path), "--port", str(port), "--console", "none"]
+        )
     assert code == 2
     assert "the head-end could not run" in capsys.readouterr().err

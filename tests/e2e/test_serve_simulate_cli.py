@@ -43,7 +43,17 @@ def serve(data_dir: Path, *flags: str) -> Served:
     """Start ``meterseal serve --data-dir DATA_DIR --port 0 FLAGS`` and wait until ready."""
     with (data_dir.parent / f"{data_dir.name}-serve.log").open("a") as log:
         process = subprocess.Popen(
-            [*MAIN, "serve", "--data-dir", str(data_dir), "--port", "0", *flags],
+            [
+                *MAIN,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                "0",
+                "--console",
+                "none",
+                *flags,
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,

@@ -1,16 +1,35 @@
-"""``meterseal demo [--meters N] [--days D] [--data-dir DIR] [--json]``."""
+"""``meterseal demo [--meters N] [--days D] [--data-dir DIR] [--json] [--console [ADDR]]``.
+
+With ``--console`` the demo ends by serving the web console over what it stored (see
+:func:`serve_demo_console`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import secrets
+import signal
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
+from meterseal.api.auth import Authenticator
+from meterseal.api.context import ApiContext, console_store
+from meterseal.api.embedded import (
+    DEFAULT_CONSOLE_LISTEN,
+    ConsoleListen,
+    ConsoleOptionError,
+    embedded_console,
+    is_loopback,
+    parse_listen,
+)
+from meterseal.api.ledger_hook import outbox_hook
+from meterseal.api.settings import ConsoleSettings
 from meterseal.demo import DemoOptions, DemoSummary, run_demo
 from meterseal.meter.fleet import FleetProgress
+from meterseal.store import open_store
 
 BAR_WIDTH = 30
 
@@ -26,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument(
+        "--console",
+        nargs="?",
+        const=DEFAULT_CONSOLE_LISTEN,
+        metavar="HOST:PORT",
+        help="after the run, serve the web console over the demo's store and ledger until "
+        f"Ctrl-C (loopback only; default {DEFAULT_CONSOLE_LISTEN}), with a new admin account "
+        "whose password is printed once",
+    )
 
 
 class ProgressBar:
@@ -70,17 +98,28 @@ def _print_summary(summary: DemoSummary) -> None:
         f"({summary.register_values_stored} register values in the store)"
     )
     print(f"commands:       {summary.commands_acked} time-sync commands acknowledged")
+    ledger = summary.ledger
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(ledger.by_kind.items()))
+    print(f"ledger:         {ledger.directory}, log {ledger.origin}")
+    print(
+        f"                {ledger.leaves} leaves added ({kinds or 'none'}), "
+        f"{summary.ledger_expected} expected, {ledger.pending} still queued; "
+        f"checkpoint at tree size {ledger.tree_size}"
+    )
     rate = stats.intervals_stored / summary.elapsed_s if summary.elapsed_s else 0.0
     print(f"time:           {summary.elapsed_s:.1f} s ({rate:,.0f} readings/s)")
-    verdict = (
-        "every batch stored exactly once"
-        if summary.exactly_once
-        else (f"FAILED: {summary.missing_batches} batches missing")
-    )
+    if not summary.exactly_once:
+        verdict = f"FAILED: {summary.missing_batches} batches missing"
+    elif not summary.ledger_complete:
+        verdict = f"FAILED: the ledger got {ledger.leaves} of {summary.ledger_expected} leaves"
+    else:
+        verdict = "every batch stored exactly once, and logged in the ledger once"
     print(f"result:         {verdict}")
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
+    if args.console is not None:
+        console_listen(args.console)  # refuse a bad address before the run, not after
     options = DemoOptions(
         meters=args.meters, days=args.days, data_dir=args.data_dir, seed=args.seed
     )
@@ -89,4 +128,49 @@ def run_demo_command(args: argparse.Namespace) -> int:
     _print_summary(summary)
     if args.json:
         print(json.dumps(summary.as_json()))
-    return 0 if summary.exactly_once else 1
+    if args.console is not None:
+        serve_demo_console(args.console, summary)
+    return 0 if summary.succeeded else 1
+
+
+def serve_demo_console(listen: str, summary: DemoSummary) -> None:
+    """The console over the demo's data on a loopback address, with a fresh admin account,
+    until SIGINT or SIGTERM. The head-end has stopped, so commands answer 503."""
+    name, password = _demo_admin(summary.store_url)
+    asyncio.run(_serve_console(console_listen(listen), summary, name, password))
+
+
+def console_listen(listen: str) -> ConsoleListen:
+    """Where the demo's console listens; :class:`ConsoleOptionError` off loopback."""
+    host, port = parse_listen(listen)
+    if not is_loopback(host):
+        raise ConsoleOptionError("the demo serves its console on a loopback address only")
+    return ConsoleListen(host, port)
+
+
+def _demo_admin(store_url: str) -> tuple[str, str]:
+    """A new admin account with a random password, recorded in the audit log."""
+    password = secrets.token_urlsafe(18)
+    with closing(open_store(store_url)) as store:
+        accounts = console_store(store)
+        settings = ConsoleSettings(on_audit=outbox_hook(store))
+        context = ApiContext(accounts, settings, Authenticator(accounts, settings))
+        name = f"demo-admin-{len(accounts.list_users()) + 1}"
+        context.auth.add_user(name, password, "admin")
+        context.audit("meterseal-demo", "user.add", name, {"role": "admin"})
+    return name, password
+
+
+async def _serve_console(
+    listen: ConsoleListen, summary: DemoSummary, name: str, password: str
+) -> None:
+    async with embedded_console(
+        listen, store_url=summary.store_url, ledger_spec=str(summary.data_dir), commands=None
+    ) as running:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        print(f"console: {running.url}")
+        print(f"log in as {name} with password {password} (shown once); Ctrl-C stops", flush=True)
+        await stop.wait()

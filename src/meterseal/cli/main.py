@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from meterseal import __version__
 from meterseal.cli.bench_command import AREAS, run_bench
+from meterseal.cli.console_command import add_arguments as add_console_arguments
+from meterseal.cli.console_command import run_console_command
 from meterseal.cli.demo_command import add_arguments as add_demo_arguments
 from meterseal.cli.demo_command import run_demo_command
 from meterseal.cli.ledger_command import add_ledger_arguments
@@ -17,6 +19,7 @@ from meterseal.cli.serve_command import add_arguments as add_serve_arguments
 from meterseal.cli.serve_command import run_serve_command
 from meterseal.cli.simulate_command import add_arguments as add_simulate_arguments
 from meterseal.cli.simulate_command import run_simulate_command
+from meterseal.cli.user_command import add_arguments as add_user_arguments
 from meterseal.errors import MeterSealError
 
 
@@ -74,6 +77,19 @@ def _add_simulate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     simulate.set_defaults(handler=run_simulate_command)
 
 
+def _add_console(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "serve the web console and REST API over the store (until SIGINT or SIGTERM)"
+    console = subparsers.add_parser("console", help=about, description=about)
+    add_console_arguments(console)
+    console.set_defaults(handler=run_console_command)
+
+
+def _add_user(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "console accounts: add, list, disable, enable, issue API tokens"
+    user = subparsers.add_parser("user", help=about, description=about)
+    add_user_arguments(user)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meterseal", description="Secure smart-meter data collection."
@@ -82,11 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_bench(subparsers)
     _add_ca(subparsers)
+    _add_console(subparsers)
     _add_demo(subparsers)
     _add_ledger(subparsers)
     _add_meter(subparsers)
     _add_serve(subparsers)
     _add_simulate(subparsers)
+    _add_user(subparsers)
     add_witness_subcommands(subparsers)
     return parser
 

@@ -26,23 +26,27 @@ token allows and the software keystore (locked by one process) does not.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Mapping
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, closing
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from meterseal import cbor
+from meterseal.api.embedded import NO_CONSOLE, ConsoleListen, embedded_console, parse_listen
 from meterseal.config import ConfigError, Settings, load_settings, redact
 from meterseal.demo import KEK_NAME, KEYSTORE_NAME, machine_identities, open_keystore
 from meterseal.edhoc.credentials import Credential
 from meterseal.errors import MeterSealError
-from meterseal.headend import HeadendHandle, HeadendKeys, HeadendStats, KeySource, run_headend
+from meterseal.headend import HeadendHandle, HeadendKeys, HeadendStats, KeySource, start_headend
+from meterseal.headend.ledger_forwarder import NO_LEDGER, ledger_location
 from meterseal.hsm import CryptoMachine, Pkcs11Config, SoftwareConfig, open_crypto_machine
 from meterseal.hsm import parse_url as parse_machine_url
 from meterseal.meter.provisioning import HeadendIdentities
@@ -75,13 +79,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default 7410; 0: any free port)")
     parser.add_argument("--workers", type=int, help="head-end processes (default 1)")
+    parser.add_argument(
+        "--ledger",
+        help="where accepted batches and authentication results are logged: a data "
+        "directory (default: --data-dir, the ledger in DATA_DIR/ledger), an http(s) URL "
+        "of the ledger service, or none",
+    )
+    parser.add_argument(
+        "--console",
+        help='the web console and REST API, HOST:PORT (default 127.0.0.1:7480), or "none"',
+    )
     parser.add_argument("--json", action="store_true", help="end with the counters as JSON")
 
 
 def serve_settings(args: argparse.Namespace) -> Settings:
     """The file's settings (or the defaults) with the flags that were given."""
+    ledger = args.ledger
+    if ledger is not None and ledger != NO_LEDGER and not ledger.startswith(("http:", "https:")):
+        ledger = str(Path(ledger).resolve())
     return load_settings(args.config).override(
-        data_dir=args.data_dir, host=args.host, port=args.port, workers=args.workers
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ledger=ledger,
+        console=args.console,
     )
 
 
@@ -104,12 +126,55 @@ def serve(settings: Settings, machine: CryptoMachine, description: str) -> Heade
     """Keys from ``machine``, the trust bundle written, the head-end run until a signal."""
     identities = machine_identities(machine, settings.suites)
     bundle = write_trust_bundle(settings.data_dir, identities, settings.suites)
-    ready = partial(print_ready, settings, description, bundle, identities)
+
+    def ready(handle: HeadendHandle, console: str | None) -> None:
+        print_ready(settings, description, bundle, identities, handle, console=console)
+
     keys = key_source(settings, identities)
     try:
-        return run_headend(settings.headend_config(), keys, on_ready=ready)
+        return asyncio.run(_serve(settings, keys, ready))
     except OSError as exc:
         raise ServeError(f"the head-end could not run: {exc}") from exc
+
+
+async def _serve(
+    settings: Settings, keys: KeySource, ready: Callable[[HeadendHandle, str | None], None]
+) -> HeadendStats:
+    """The head-end and, beside it in this loop, the console; until SIGINT or SIGTERM."""
+    handle = await start_headend(settings.headend_config(), keys)
+    try:
+        async with _console(settings, handle) as console_url:
+            stop = _stop_on_signal()  # before "ready": a signal right after it must count
+            ready(handle, console_url)
+            await stop.wait()
+    finally:
+        stats = await handle.close()
+    return stats
+
+
+@asynccontextmanager
+async def _console(settings: Settings, handle: HeadendHandle) -> AsyncIterator[str | None]:
+    """The console's URL while it serves (None when ``console = "none"``)."""
+    if settings.console == NO_CONSOLE:
+        yield None
+        return
+    host, port = parse_listen(settings.console)
+    async with embedded_console(
+        ConsoleListen(host, port),
+        store_url=settings.store,
+        ledger_spec=settings.ledger_spec,
+        commands=handle,
+    ) as running:
+        yield running.url
+
+
+def _stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM from now on."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 # --- the crypto machine and the keys ----------------------------------------------------
@@ -227,6 +292,8 @@ def print_ready(
     bundle: Path,
     identities: HeadendIdentities,
     handle: HeadendHandle,
+    *,
+    console: str | None,
 ) -> None:
     """What the operator needs to know once the head-end listens."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -236,6 +303,12 @@ def print_ready(
     print(f"crypto machine: {machine}")
     print(f"workers: {settings.workers}")
     print(f"trust bundle: {bundle}")
+    ledger = ledger_location(settings.ledger_spec) or "none (leaves stay queued in the store)"
+    print(f"ledger: {ledger}")
+    shown = console or "none"
+    if console is not None and settings.console.startswith(("127.", "localhost", "[::1]")):
+        shown += " (loopback, plain HTTP; add users with `meterseal user add`)"
+    print(f"console: {shown}")
     for value in settings.suites:
         print(suite_line(value, identities))
     print("ready; SIGINT or SIGTERM stops the head-end gracefully", flush=True)

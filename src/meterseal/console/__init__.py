@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages and inline SVG charts, served by the API app."""
