@@ -10,8 +10,10 @@ path. The ledger runs in process too, with its own store and keys under
 command reaches it through the store's outbox (docs/ledger.md, "From ingest to the
 ledger"), and the demo waits until the outbox is drained. At the end the store is read
 back: the demo succeeds only if every batch every honest meter produced is stored exactly
-once, and the ledger got exactly one leaf for each of them, for each handshake and for
-each command.
+once, the ledger got exactly one leaf for each of them, for each handshake and for
+each command, and ``ledger verify`` (:func:`meterseal.ledger.verify.verify_ledger`) then
+finds every stored batch and reading consistent with the signed checkpoint. The
+verification run is filed in the store, where the console's ledger page shows it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from meterseal.api.verification import record_verification
 from meterseal.crypto.interfaces import DhKey, SigningKey
 from meterseal.crypto.suites import CipherSuite, get_suite, supported_suites
 from meterseal.headend.config import HeadendConfig, HeadendKeys
@@ -35,9 +40,11 @@ from meterseal.hsm import CryptoMachine, SoftwareKeystore, kek_from_file
 from meterseal.hsm.errors import KeyNotFoundError
 from meterseal.ledger.checkpoint import parse_checkpoint
 from meterseal.ledger.config import LedgerConfig
+from meterseal.ledger.keys import parse_verifier_key
 from meterseal.ledger.leaves import parse_leaf
 from meterseal.ledger.local import LocalLedger, open_local_ledger
 from meterseal.ledger.note import parse_note
+from meterseal.ledger.verify import verify_ledger
 from meterseal.messages import TimeSync
 from meterseal.meter.fleet import (
     FleetConfig,
@@ -49,6 +56,7 @@ from meterseal.meter.fleet import (
 )
 from meterseal.meter.provisioning import HeadendIdentities, ProvisionedMeter, headend_identities
 from meterseal.store import open_store, sqlite_url
+from meterseal.store.verify_queries import open_verifiable_store
 
 KEYSTORE_NAME = "headend-keys.mskeys"
 KEK_NAME = "headend-keys.kek"
@@ -81,6 +89,17 @@ class LedgerSummary:
     failures: int  # forwarding rounds that failed and were retried
 
 
+@dataclass(frozen=True, slots=True)
+class VerifySummary:
+    """``ledger verify`` run over the demo's store and ledger at the end of the demo."""
+
+    clean: bool
+    findings: int
+    batches: int  # stored batches checked against the log
+    intervals: int  # stored interval readings checked against their signed batches
+    seconds: float
+
+
 @dataclass
 class DemoSummary:
     """What the demo did, and whether every honest batch is stored exactly once."""
@@ -100,6 +119,7 @@ class DemoSummary:
     headend: HeadendStats
     commands_acked: int
     ledger: LedgerSummary
+    verified: VerifySummary
     by_suite: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
 
@@ -122,7 +142,7 @@ class DemoSummary:
 
     @property
     def succeeded(self) -> bool:
-        return self.exactly_once and self.ledger_complete
+        return self.exactly_once and self.ledger_complete and self.verified.clean
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -155,6 +175,10 @@ class DemoSummary:
             "ledger_checkpoint_origin": self.ledger.origin,
             "ledger_checkpoint_size": self.ledger.tree_size,
             "ledger_complete": self.ledger_complete,
+            "ledger_verified": self.verified.clean,
+            "ledger_verify_findings": self.verified.findings,
+            "ledger_verify_batches": self.verified.batches,
+            "ledger_verify_s": round(self.verified.seconds, 3),
         }
 
 
@@ -276,6 +300,21 @@ def _ledger_summary(
     )
 
 
+def _verify(ledger: LocalLedger, store_url: str) -> VerifySummary:
+    """``meterseal ledger verify`` over what the demo stored and logged: the checkpoint
+    under the ledger's own keys, every batch against the log, every reading against its
+    signed batch. The run is filed in the store for the console's ledger page."""
+    verifiers = [parse_verifier_key(key) for key in ledger.verifier_keys()]
+    opener = partial(open_verifiable_store, store_url)
+    report = verify_ledger(ledger, opener, verifiers, rng=os.urandom, now=int(time.time()))
+    with closing(opener()) as store:
+        record_verification(store, report, int(time.time()))
+    tally = report.tally
+    return VerifySummary(
+        report.clean, tally.total, tally.batches, tally.intervals, report.elapsed_s
+    )
+
+
 async def _run_headend(
     options: DemoOptions,
     data_dir: Path,
@@ -319,6 +358,7 @@ async def run_demo(
         before = _checkpoint_of(ledger)[1], _pending_leaves(store_url)
         result, stats, status, elapsed = await _run_headend(options, data_dir, ledger, progress)
         ledger_summary = _ledger_summary(ledger, data_dir, before, status)
+        verified = _verify(ledger, store_url)
     finally:
         ledger.close()
     per_meter, values_stored = _stored_per_meter(store_url)
@@ -340,6 +380,7 @@ async def run_demo(
         headend=stats,
         commands_acked=stats.command_acks,
         ledger=ledger_summary,
+        verified=verified,
         by_suite=dict(Counter(str(m.suite) for m in result.meters)),
         by_type=dict(Counter(m.meter_type.name.lower() for m in result.meters)),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,24 @@ def test_the_demo_json_gains_the_ledger_fields_and_keeps_the_old_ones(
     )
     assert summary["ledger_tree_size"] == summary["ledger_checkpoint_size"] == expected
     assert summary["ledger_leaves"] == summary["ledger_leaves_expected"] == expected
+
+
+def test_the_demo_verifies_its_store_against_the_ledger_and_fails_on_a_tampered_reading(
+    tmp_path: Path,
+) -> None:
+    first = asyncio.run(run_demo(DemoOptions(meters=3, data_dir=tmp_path)))
+    with sqlite3.connect(tmp_path / "meterseal-store.db") as conn:
+        changed = conn.execute(
+            "UPDATE interval_readings SET energy_import_wh = energy_import_wh + 1"
+            " WHERE (meter_ref, at, batch_seq) = (SELECT meter_ref, at, batch_seq"
+            " FROM interval_readings WHERE energy_import_wh IS NOT NULL LIMIT 1)"
+        ).rowcount
+    second = asyncio.run(run_demo(DemoOptions(meters=3, data_dir=tmp_path)))
+    assert first.verified.clean
+    assert first.verified.batches == 3
+    assert first.succeeded
+    assert changed == 1
+    assert second.exactly_once  # the second run's own batches are fine ...
+    assert second.verified.findings == 1  # ... but the first run's altered reading is named
+    assert second.verified.batches == 6
+    assert not second.succeeded

@@ -106,14 +106,21 @@ def _print_summary(summary: DemoSummary) -> None:
         f"{summary.ledger_expected} expected, {ledger.pending} still queued; "
         f"checkpoint at tree size {ledger.tree_size}"
     )
+    verified = summary.verified
+    print(
+        f"verified:       {verified.batches} stored batches and {verified.intervals} readings "
+        f"against the ledger in {verified.seconds:.1f} s: {verified.findings} findings"
+    )
     rate = stats.intervals_stored / summary.elapsed_s if summary.elapsed_s else 0.0
     print(f"time:           {summary.elapsed_s:.1f} s ({rate:,.0f} readings/s)")
     if not summary.exactly_once:
         verdict = f"FAILED: {summary.missing_batches} batches missing"
     elif not summary.ledger_complete:
         verdict = f"FAILED: the ledger got {ledger.leaves} of {summary.ledger_expected} leaves"
+    elif not verified.clean:
+        verdict = f"FAILED: ledger verify found {verified.findings} findings"
     else:
-        verdict = "every batch stored exactly once, and logged in the ledger once"
+        verdict = "every batch stored exactly once, logged in the ledger once, and verified"
     print(f"result:         {verdict}")
 
 
