@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -32,19 +32,28 @@ from pathlib import Path
 from meterseal.api.verification import record_verification
 from meterseal.crypto.interfaces import DhKey, SigningKey
 from meterseal.crypto.suites import CipherSuite, get_suite, supported_suites
+from meterseal.errors import VerificationError
 from meterseal.headend.config import HeadendConfig, HeadendKeys
 from meterseal.headend.ledger_forwarder import ForwarderStatus
 from meterseal.headend.server import start_headend
 from meterseal.headend.stats import HeadendStats
 from meterseal.hsm import CryptoMachine, SoftwareKeystore, kek_from_file
 from meterseal.hsm.errors import KeyNotFoundError
-from meterseal.ledger.checkpoint import parse_checkpoint
+from meterseal.ledger.checkpoint import CosignatureVerifier, Cosigner, parse_checkpoint
 from meterseal.ledger.config import LedgerConfig
+from meterseal.ledger.errors import NoteError
 from meterseal.ledger.keys import parse_verifier_key
 from meterseal.ledger.leaves import parse_leaf
 from meterseal.ledger.local import LocalLedger, open_local_ledger
-from meterseal.ledger.note import parse_note
+from meterseal.ledger.note import open_note, parse_note
 from meterseal.ledger.verify import verify_ledger
+from meterseal.ledger.witness_client import LocalWitness
+from meterseal.ledger.witness_service import (
+    WitnessConfig,
+    open_persistent_witness,
+    open_witness_keystore,
+    witness_key,
+)
 from meterseal.messages import TimeSync
 from meterseal.meter.fleet import (
     FleetConfig,
@@ -87,6 +96,7 @@ class LedgerSummary:
     queued_before: int  # leaves a previous run left queued (forwarded by this one)
     submissions: int
     failures: int  # forwarding rounds that failed and were retried
+    witnessed: bool  # the final checkpoint carries the demo witness's cosignature
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +147,10 @@ class DemoSummary:
 
     @property
     def ledger_complete(self) -> bool:
-        """Every leaf of the run is in the ledger, once, and nothing is left queued."""
-        return self.ledger.pending == 0 and self.ledger.leaves == self.ledger_expected
+        """Every leaf of the run is in the ledger, once, nothing is left queued, and the
+        witness cosigned the final checkpoint."""
+        ledger = self.ledger
+        return ledger.pending == 0 and ledger.leaves == self.ledger_expected and ledger.witnessed
 
     @property
     def succeeded(self) -> bool:
@@ -174,6 +186,7 @@ class DemoSummary:
             "ledger_tree_size": self.ledger.tree_size,
             "ledger_checkpoint_origin": self.ledger.origin,
             "ledger_checkpoint_size": self.ledger.tree_size,
+            "ledger_witnessed": self.ledger.witnessed,
             "ledger_complete": self.ledger_complete,
             "ledger_verified": self.verified.clean,
             "ledger_verify_findings": self.verified.findings,
@@ -279,6 +292,7 @@ def _ledger_summary(
     data_dir: Path,
     before: tuple[int, int],
     status: ForwarderStatus,
+    witness: CosignatureVerifier,
 ) -> LedgerSummary:
     """What the run added to the ledger, read back from the ledger itself; ``before`` is
     the tree size and the leaves queued in the outbox when the run began."""
@@ -297,7 +311,38 @@ def _ledger_summary(
         submissions=status.submissions,
         failures=status.failures,
         queued_before=queued_before,
+        witnessed=_cosigned(ledger.checkpoint(), witness),
     )
+
+
+def _cosigned(note: bytes, witness: CosignatureVerifier) -> bool:
+    """True if the note carries a valid cosignature of ``witness``."""
+    try:
+        open_note(note, [witness])
+    except (NoteError, VerificationError):
+        return False
+    return True
+
+
+def _open_witnessed_ledger(
+    data_dir: Path, stack: ExitStack
+) -> tuple[LocalLedger, CosignatureVerifier]:
+    """The in-process ledger (its own store and keys under ``DATA_DIR/ledger``) with the
+    collection side's witness (its own state file and key under ``DATA_DIR/witness``)
+    cosigning each checkpoint that extends the last one it saw; the witness's verifier."""
+    config = LedgerConfig(data_dir=data_dir)
+    with closing(open_local_ledger(config, create=True)) as ledger:
+        log_vkeys = tuple(ledger.verifier_keys())  # made on first use, by the ledger alone
+    witness_config = WitnessConfig(data_dir=data_dir, log_vkeys=log_vkeys)
+    machine = stack.enter_context(closing(open_witness_keystore(witness_config)))
+    key = witness_key(machine, create=True)
+    witness = LocalWitness(open_persistent_witness(witness_config, key))
+    stack.callback(witness.close)
+    witnesses = {witness_config.name: witness}
+    ledger = stack.enter_context(
+        closing(open_local_ledger(config, create=True, witnesses=witnesses))
+    )
+    return ledger, Cosigner(witness_config.name, key).verifier
 
 
 def _verify(ledger: LocalLedger, store_url: str) -> VerifySummary:
@@ -353,14 +398,12 @@ async def run_demo(
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="meterseal-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     store_url = sqlite_url(data_dir)
-    ledger = open_local_ledger(LedgerConfig(data_dir=data_dir), create=True)
-    try:
+    with ExitStack() as stack:
+        ledger, witness = _open_witnessed_ledger(data_dir, stack)
         before = _checkpoint_of(ledger)[1], _pending_leaves(store_url)
         result, stats, status, elapsed = await _run_headend(options, data_dir, ledger, progress)
-        ledger_summary = _ledger_summary(ledger, data_dir, before, status)
+        ledger_summary = _ledger_summary(ledger, data_dir, before, status, witness)
         verified = _verify(ledger, store_url)
-    finally:
-        ledger.close()
     per_meter, values_stored = _stored_per_meter(store_url)
     produced = {m.meter_id: m.produced for m in result.meters}
     missing = sum(max(0, count - per_meter[meter_id]) for meter_id, count in produced.items())

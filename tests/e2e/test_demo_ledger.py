@@ -70,6 +70,7 @@ def test_the_demo_json_gains_the_ledger_fields_and_keeps_the_old_ones(
     assert summary["ledger_dir"] == str(tmp_path / "ledger")
     assert summary["ledger_checkpoint_origin"] == "meterseal.local/ledger"
     assert summary["ledger_complete"] is True
+    assert summary["ledger_witnessed"] is True
     assert summary["ledger_pending"] == 0
     expected = (
         summary["batches_accepted"] + summary["handshakes_ok"] + summary["handshakes_failed"] + 3
@@ -90,6 +91,8 @@ def test_the_demo_verifies_its_store_against_the_ledger_and_fails_on_a_tampered_
         ).rowcount
     second = asyncio.run(run_demo(DemoOptions(meters=3, data_dir=tmp_path)))
     assert first.verified.clean
+    assert first.ledger.witnessed
+    assert second.ledger.witnessed  # the witness's state carried over from the first run
     assert first.verified.batches == 3
     assert first.succeeded
     assert changed == 1

@@ -104,7 +104,8 @@ def _print_summary(summary: DemoSummary) -> None:
     print(
         f"                {ledger.leaves} leaves added ({kinds or 'none'}), "
         f"{summary.ledger_expected} expected, {ledger.pending} still queued; "
-        f"checkpoint at tree size {ledger.tree_size}"
+        f"checkpoint at tree size {ledger.tree_size}, "
+        f"{'cosigned by the witness' if ledger.witnessed else 'NOT cosigned by the witness'}"
     )
     verified = summary.verified
     print(
@@ -115,12 +116,14 @@ def _print_summary(summary: DemoSummary) -> None:
     print(f"time:           {summary.elapsed_s:.1f} s ({rate:,.0f} readings/s)")
     if not summary.exactly_once:
         verdict = f"FAILED: {summary.missing_batches} batches missing"
+    elif not ledger.witnessed:
+        verdict = "FAILED: the witness did not cosign the final checkpoint"
     elif not summary.ledger_complete:
         verdict = f"FAILED: the ledger got {ledger.leaves} of {summary.ledger_expected} leaves"
     elif not verified.clean:
         verdict = f"FAILED: ledger verify found {verified.findings} findings"
     else:
-        verdict = "every batch stored exactly once, logged in the ledger once, and verified"
+        verdict = "every batch stored exactly once, logged once, witnessed and verified"
     print(f"result:         {verdict}")
 
 
