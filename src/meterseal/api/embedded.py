@@ -52,14 +52,6 @@ class ConsoleListen:
         return self.tls is None and is_loopback(self.host)
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as a pair."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ConsoleOptionError(f"a console address must be HOST:PORT, not {text!r}")
-    return host.strip("[]"), int(port)
-
-
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses."""
     if host == "localhost":

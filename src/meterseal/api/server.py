@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from meterseal.errors import MeterSealError
+from meterseal.http_server import bind
 
 
 class ConsoleServeError(MeterSealError):
@@ -45,18 +45,6 @@ class RunningConsole:
         await self.task
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConsoleServeError(f"console cannot listen on {host}:{port}: {exc}") from exc
-    return sock
-
-
 def console_url(host: str, port: int, *, https: bool = False) -> str:
     """The URL to print for a console listening on ``host:port``."""
     shown = f"[{host}]" if ":" in host else host
@@ -75,7 +63,7 @@ async def start_console(
     ``tls``: a certificate chain file and its private key file (PEM) to serve HTTPS.
     Returns once the server accepts connections; ``url`` names the bound port.
     """
-    sock = _listen(host, port)
+    sock = bind(host, port, service="the console", error=ConsoleServeError)
     cert, key = (None, None) if tls is None else tls
     config = uvicorn.Config(
         app,

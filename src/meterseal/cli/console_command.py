@@ -30,12 +30,12 @@ from meterseal.api.embedded import (
     ConsoleOptionError,
     is_loopback,
     ledger_reader,
-    parse_listen,
 )
 from meterseal.api.ledger_hook import outbox_hook
 from meterseal.api.server import start_console
 from meterseal.api.settings import ConsoleSettings
 from meterseal.config import load_settings
+from meterseal.http_server import parse_listen
 from meterseal.store import open_store
 
 DEFAULT_LISTEN: Final = DEFAULT_CONSOLE_LISTEN

@@ -23,11 +23,11 @@ from meterseal.api.embedded import (
     ConsoleOptionError,
     embedded_console,
     is_loopback,
-    parse_listen,
 )
 from meterseal.api.ledger_hook import outbox_hook
 from meterseal.api.settings import ConsoleSettings
 from meterseal.demo import DemoOptions, DemoSummary, run_demo
+from meterseal.http_server import parse_listen
 from meterseal.meter.fleet import FleetProgress
 from meterseal.store import open_store
 

@@ -22,16 +22,16 @@ from __future__ import annotations
 import argparse
 import base64
 import logging
-import signal
 from contextlib import closing
 from pathlib import Path
 
 from meterseal.cli.ledger_verify_command import add_verify_subcommands
 from meterseal.config import redact
 from meterseal.errors import MeterSealError
+from meterseal.http_server import bind, parse_listen, serve_until_signal, url_of
 from meterseal.ledger.client import LedgerClient
 from meterseal.ledger.config import LedgerConfig
-from meterseal.ledger.http_app import bind, create_app, make_server, url_of
+from meterseal.ledger.http_app import create_app
 from meterseal.ledger.local import LedgerReader, LocalLedger, open_local_ledger
 from meterseal.ledger.witness_client import WitnessClient
 
@@ -88,26 +88,12 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise LedgerCommandError(f"--listen takes HOST:PORT, not {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _exit_quietly_after_shutdown() -> None:
-    """uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-    handler it found: let that one return, so the ledger closes and the exit code is 0."""
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: None)
-
-
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = _config(args)
-    host, port = _listen(args.listen)
+    host, port = parse_listen(args.listen)
     witnesses = _witnesses(args.witness or [])
     try:
         return _serve(config, host, port, witnesses)
@@ -130,21 +116,16 @@ def _witnesses(specs: list[str]) -> dict[str, WitnessClient]:
 
 
 def _serve(config: LedgerConfig, host: str, port: int, witnesses: dict[str, WitnessClient]) -> int:
-    listen = f"{host}:{port}"
-    with closing(open_local_ledger(config, witnesses=witnesses)) as ledger:
-        try:
-            sock = bind(host, port)
-        except OSError as exc:
-            raise LedgerCommandError(f"cannot listen on {listen}: {exc}") from exc
-        with sock:
-            server = make_server(create_app(ledger))
-            print(f"listening on {url_of(sock)}")
-            _print_identity(ledger, config)
-            for name, client in witnesses.items():
-                print(f"witness: {name} at {client.url}")
-            print("ready; SIGINT or SIGTERM stops the ledger service", flush=True)
-            _exit_quietly_after_shutdown()
-            server.run(sockets=[sock])
+    with (
+        closing(open_local_ledger(config, witnesses=witnesses)) as ledger,
+        bind(host, port, service="the ledger service") as sock,
+    ):
+        print(f"listening on {url_of(sock)}")
+        _print_identity(ledger, config)
+        for name, client in witnesses.items():
+            print(f"witness: {name} at {client.url}")
+        print("ready; SIGINT or SIGTERM stops the ledger service", flush=True)
+        serve_until_signal(create_app(ledger), sock)
     return 0
 
 

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from meterseal.crypto.hashes import SHA_256, SM3
 from meterseal.errors import MeterSealError, VerificationError
+from meterseal.http_server import parse_listen, serve_until_signal
 from meterseal.ledger.checkpoint import Cosigner
 from meterseal.ledger.errors import LedgerError
 from meterseal.ledger.keys import parse_verifier_key
@@ -57,11 +58,9 @@ from meterseal.ledger.witness_service import (
     DEFAULT_NAME,
     WitnessConfig,
     create_app,
-    format_listen,
     listen,
     open_persistent_witness,
     open_witness_keystore,
-    serve_forever,
     witness_key,
 )
 from meterseal.store.factory import sqlite_url
@@ -331,7 +330,7 @@ def run_witness_init(args: argparse.Namespace) -> int:
 def run_witness_serve(args: argparse.Namespace) -> int:
     """Serve add-checkpoint until SIGINT or SIGTERM."""
     config = _witness_config(args)
-    host, port = format_listen(args.listen)
+    host, port = parse_listen(args.listen)
     with closing(open_witness_keystore(config)) as machine:
         witness = open_persistent_witness(config, witness_key(machine, create=False))
         with closing(witness.store), listen(host, port) as sock:
@@ -339,7 +338,7 @@ def run_witness_serve(args: argparse.Namespace) -> int:
             print(f"witness {config.name} listening on http://{host}:{bound}", flush=True)
             for log in config.logs():
                 print(f"witnessing {log.origin}", flush=True)
-            serve_forever(create_app(witness), sock)
+            serve_until_signal(create_app(witness), sock)
     return 0
 
 

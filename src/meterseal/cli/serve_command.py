@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from meterseal import cbor
-from meterseal.api.embedded import NO_CONSOLE, ConsoleListen, embedded_console, parse_listen
+from meterseal.api.embedded import NO_CONSOLE, ConsoleListen, embedded_console
 from meterseal.config import ConfigError, Settings, load_settings, redact
 from meterseal.demo import KEK_NAME, KEYSTORE_NAME, machine_identities, open_keystore
 from meterseal.edhoc.credentials import Credential
@@ -49,6 +49,7 @@ from meterseal.headend import HeadendHandle, HeadendKeys, HeadendStats, KeySourc
 from meterseal.headend.ledger_forwarder import NO_LEDGER, ledger_location
 from meterseal.hsm import CryptoMachine, Pkcs11Config, SoftwareConfig, open_crypto_machine
 from meterseal.hsm import parse_url as parse_machine_url
+from meterseal.http_server import parse_listen
 from meterseal.meter.provisioning import HeadendIdentities
 from meterseal.meter.trust import HeadendTrust
 

@@ -30,15 +30,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -46,6 +43,10 @@ from meterseal.crypto.interfaces import SigningKey
 from meterseal.crypto.international import ED25519
 from meterseal.hsm import CryptoMachine, SoftwareKeystore, kek_from_file, open_crypto_machine
 from meterseal.hsm.errors import KeyNotFoundError
+from meterseal.http_server import (
+    ServerThread,
+    bind,
+)
 from meterseal.ledger.checkpoint import Cosigner
 from meterseal.ledger.errors import (
     LedgerError,
@@ -180,63 +181,12 @@ def create_app(witness: PersistentWitness, *, max_body: int = MAX_BODY) -> FastA
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A bound TCP socket (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise LedgerUnavailableError(f"the witness cannot listen on {host}:{port}: {exc}") from exc
-    return sock
-
-
-def _server(app: FastAPI) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    return uvicorn.Server(config)
-
-
-def serve_forever(app: FastAPI, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then return (a graceful stop).
-
-    uvicorn handles the signal, then re-raises it to the handler it found installed; a
-    no-op one here lets the process return normally (exit status 0).
-    """
-    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _server(app).run(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _ignore(signum: int, frame: object) -> None:
-    """A signal already handled by uvicorn's shutdown."""
+    """A listening TCP socket for the witness (port 0: any free port)."""
+    return bind(host, port, service="the witness", error=LedgerUnavailableError)
 
 
 @contextlib.contextmanager
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``app`` from a background thread; yields its base URL, stops on exit."""
-    sock = listen(host, port)
-    server = _server(app)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise LedgerUnavailableError("the witness server stopped while starting")
-            time.sleep(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-def format_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise LedgerError(f"--listen takes HOST:PORT, not {value!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    with ServerThread(app, host, port, error=LedgerUnavailableError) as server:
+        yield server.url

@@ -25,9 +25,10 @@ from ledger_outbox_support import (
 from meterseal.errors import PeerReportedError
 from meterseal.headend.ledger_forwarder import OutboxPump, authentication_leaf, checkpoint_size
 from meterseal.headend.testing import async_test, make_meter
+from meterseal.http_server import ServerThread
 from meterseal.ledger.config import LedgerConfig
 from meterseal.ledger.errors import LedgerUnavailableError
-from meterseal.ledger.http_app import ServerThread, create_app
+from meterseal.ledger.http_app import create_app
 from meterseal.ledger.leaves import (
     AuthenticationResult,
     AuthReason,

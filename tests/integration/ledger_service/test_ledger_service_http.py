@@ -12,6 +12,7 @@ import pytest
 from ledger_service_support import ORIGIN, Backend, ed25519_signer, leaves
 
 from meterseal import cbor
+from meterseal.http_server import ServerThread
 from meterseal.ledger.client import LedgerClient
 from meterseal.ledger.errors import (
     LedgerError,
@@ -19,7 +20,7 @@ from meterseal.ledger.errors import (
     MalformedLeafError,
     TreeRangeError,
 )
-from meterseal.ledger.http_app import HttpLimits, ServerThread, create_app
+from meterseal.ledger.http_app import HttpLimits, create_app
 from meterseal.ledger.interface import Ledger, Submitted
 from meterseal.ledger.local import LocalLedger
 from meterseal.ledger.sequencer import Sequencer
