@@ -102,8 +102,10 @@ class LocalHeadend:
         return self._port
 
     def stats(self) -> HeadendStats:
-        """A copy of the counters."""
-        return self.core.snapshot()
+        """A copy of the counters (the one process counted in ``workers_alive``)."""
+        stats = self.core.snapshot()
+        stats.workers_alive = 1
+        return stats
 
     async def queue_command(
         self,

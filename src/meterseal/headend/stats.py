@@ -3,7 +3,9 @@
 Each worker process keeps one :class:`HeadendStats`; the parent sums the workers'
 snapshots (:meth:`HeadendStats.merge`) so ``serve`` and the demo can print fleet totals.
 Every rejection is counted under its reason; the reasons are the lower-case names of the
-close reasons and batch reject reasons.
+close reasons and batch reject reasons. ``workers_alive`` is summed like the rest (each
+serving process counts 1); ``worker_restarts`` and ``workers_abandoned`` are the parent's
+(:mod:`meterseal.headend.supervisor`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class HeadendStats:
     commands_sent: int = 0
     command_acks: int = 0
     auth_results_logged: int = 0  # AuthenticationResult leaves collected for the ledger
+    workers_alive: int = 0  # head-end processes serving (each counts itself)
+    worker_restarts: int = 0  # worker processes started to replace a dead one (parent)
+    workers_abandoned: int = 0  # worker slots given up after a crash loop (parent)
     handshakes_failed_by: Counter[str] = field(default_factory=Counter)
     batches_rejected_by: Counter[str] = field(default_factory=Counter)
     connections_closed_by: Counter[str] = field(default_factory=Counter)

@@ -26,6 +26,12 @@ and their authentication results); only the parent runs the store's one
 :class:`~meterseal.headend.ledger_forwarder.LedgerForwarder`, so there is never a second
 one draining the same outbox. It is stopped after the workers, once it has forwarded what
 they queued last.
+
+Dead workers. The parent's :class:`~meterseal.headend.supervisor.Supervisor` watches the
+processes and restarts one that dies unexpectedly, with backoff and a crash-loop cap
+(:class:`~meterseal.headend.supervisor.RestartPolicy`); the pool's counters add
+``worker_restarts`` and ``workers_abandoned`` to the workers' sums, and each live worker
+counts itself in ``workers_alive``.
 """
 
 from __future__ import annotations
@@ -41,10 +47,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
-from meterseal.errors import MeterSealError
 from meterseal.headend.commands import DEFAULT_OPERATOR, queue_command
 from meterseal.headend.config import HeadendConfig, HeadendKeys, KeySource, StoreFactory, open_keys
 from meterseal.headend.connection import MeterConnection
@@ -52,17 +56,22 @@ from meterseal.headend.core import HeadendCore
 from meterseal.headend.ledger_forwarder import LedgerForwarder
 from meterseal.headend.runner import StoreRunner
 from meterseal.headend.stats import HeadendStats
+from meterseal.headend.supervisor import (
+    RestartPolicy,
+    Spawn,
+    Supervisor,
+    WorkerError,
+    WorkerProcess,
+    wait_ready,
+)
 from meterseal.messages import CommandParams
 from meterseal.store import STATE_REVOKED, CommandRow, open_store
 
 log = logging.getLogger("meterseal.headend.workers")
 
-START_TIMEOUT = 60.0
 REPLY_TIMEOUT = 10.0
 
-
-class WorkerError(MeterSealError):
-    """A worker process failed to start or stopped answering."""
+__all__ = ["RestartPolicy", "WorkerError", "WorkerPool", "WorkerSpec", "start_workers"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,14 @@ async def _worker(spec: WorkerSpec, control: Connection) -> None:
     loop.remove_reader(control.fileno())
     server.close()
     await core.close()
-    _send(control, ("stopped", core.snapshot().snapshot()))
+    _send(control, ("stopped", _counters(core)))
+
+
+def _counters(core: HeadendCore) -> dict[str, Any]:
+    """This worker's counters, counting itself as alive (the parent sums ``workers_alive``)."""
+    stats = core.snapshot()
+    stats.workers_alive = 1
+    return stats.snapshot()
 
 
 def _on_control(control: Connection, core: HeadendCore, stop: asyncio.Event) -> None:
@@ -135,7 +151,7 @@ def _obey(
 ) -> None:
     verb = message[0]
     if verb == "stats":
-        control.send(("stats", core.snapshot().snapshot()))
+        control.send(("stats", _counters(core)))
     elif verb == "poke":
         core.spawn(core.poke(message[1]))
     elif verb == "revoked":
@@ -154,12 +170,6 @@ def _send(control: Connection, message: tuple[Any, ...]) -> None:
 # --- the parent ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Worker:
-    process: BaseProcess
-    control: Connection
-
-
 class WorkerPool:
     """The running multi-process head-end: the parent's handle on its workers."""
 
@@ -167,7 +177,7 @@ class WorkerPool:
         self,
         config: HeadendConfig,
         keys: KeySource,
-        workers: list[_Worker],
+        workers: list[WorkerProcess],
         reserved: socket.socket,
         store: StoreRunner,
         *,
@@ -175,9 +185,11 @@ class WorkerPool:
     ) -> None:
         self._config, self._keys, self._workers = config, keys, workers
         self._reserved, self._store, self._forwarder = reserved, store, forwarder
+        self._supervisor: Supervisor | None = None
         self._port: int = reserved.getsockname()[1]
         self._opened_keys: HeadendKeys | None = None
         self._lock = threading.Lock()
+        self._retired: list[WorkerProcess] = []  # dead workers replaced by a restart
         self._final: list[HeadendStats] | None = None
 
     @property
@@ -190,6 +202,10 @@ class WorkerPool:
         """The store's ledger forwarder (in this, the parent process), if any."""
         return self._forwarder
 
+    def pids(self) -> list[int | None]:
+        """The process serving each worker slot (a dead one's until it is replaced)."""
+        return [worker.process.pid for worker in self._workers]
+
     def worker_stats(self) -> list[HeadendStats]:
         """Each live worker's counters (the final ones after :meth:`close`)."""
         if self._final is not None:
@@ -197,15 +213,37 @@ class WorkerPool:
         return [HeadendStats.from_snapshot(data) for data in self._ask_all(("stats",), "stats")]
 
     def stats(self) -> HeadendStats:
-        """The counters summed over the workers."""
-        return HeadendStats.merge(self.worker_stats())
+        """The counters summed over the workers, with the parent's restart counters."""
+        return self._with_restarts(HeadendStats.merge(self.worker_stats()))
 
-    def _ask_all(self, message: tuple[Any, ...], answer: str) -> list[dict[str, Any]]:
+    def _with_restarts(self, stats: HeadendStats) -> HeadendStats:
+        if self._supervisor is not None:
+            stats.worker_restarts += self._supervisor.restarts
+            stats.workers_abandoned += self._supervisor.abandoned
+        return stats
+
+    def supervise(self, spawn: Spawn, policy: RestartPolicy | None = None) -> None:
+        """Watch the workers from now on; ``spawn`` starts a replacement for a slot."""
+        self._supervisor = Supervisor(self._workers, spawn, self.install, policy)
+        self._supervisor.start()
+
+    def install(self, index: int, worker: WorkerProcess) -> None:
+        """Put a restarted worker into slot ``index`` (the supervisor calls this)."""
+        self._retired.append(self._workers[index])
+        self._workers[index] = worker
+
+    def _ask_all(
+        self, message: tuple[Any, ...], answer: str, *, dead_too: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every worker's answer; ``dead_too``: also read what exited ones left in their
+        pipes (a worker stopped by its own SIGTERM has sent its final counters)."""
         with self._lock:
-            live = [w for w in self._workers if self._post(w, message)]
-            return [reply for w in live if (reply := _await_reply(w, answer)) is not None]
+            workers = list(self._workers)
+            posted = [w for w in workers if self._post(w, message)]
+            asked = workers if dead_too else posted
+            return [reply for w in asked if (reply := _await_reply(w, answer)) is not None]
 
-    def _post(self, worker: _Worker, message: tuple[Any, ...]) -> bool:
+    def _post(self, worker: WorkerProcess, message: tuple[Any, ...]) -> bool:
         try:
             worker.control.send(message)
         except (OSError, ValueError):
@@ -214,7 +252,7 @@ class WorkerPool:
 
     def _broadcast(self, message: tuple[Any, ...]) -> None:
         with self._lock:
-            for worker in self._workers:
+            for worker in list(self._workers):
                 self._post(worker, message)
 
     async def queue_command(
@@ -244,20 +282,23 @@ class WorkerPool:
         self._broadcast(("revoked", meter_id))
 
     async def close(self) -> HeadendStats:
-        """Stop every worker gracefully; return the summed final counters."""
+        """Stop restarting, stop every worker gracefully; return the summed final counters."""
         if self._final is None:
+            if self._supervisor is not None:
+                await self._supervisor.close()
             loop = asyncio.get_running_loop()
-            replies = await loop.run_in_executor(None, self._ask_all, ("stop",), "stopped")
+            ask = partial(self._ask_all, ("stop",), "stopped", dead_too=True)
+            replies = await loop.run_in_executor(None, ask)
             self._final = [HeadendStats.from_snapshot(data) for data in replies]
             await loop.run_in_executor(None, self._join)
             self._reserved.close()
             if self._forwarder is not None:
                 await self._forwarder.close(self._config.shutdown_grace)
             await self._store.close()
-        return HeadendStats.merge(self._final)
+        return self._with_restarts(HeadendStats.merge(self._final))
 
     def _join(self) -> None:
-        for worker in self._workers:
+        for worker in self._workers + self._retired:
             worker.process.join(REPLY_TIMEOUT)
             if worker.process.is_alive():
                 worker.process.terminate()
@@ -265,7 +306,7 @@ class WorkerPool:
             worker.control.close()
 
 
-def _await_reply(worker: _Worker, answer: str, timeout: float = REPLY_TIMEOUT) -> Any:
+def _await_reply(worker: WorkerProcess, answer: str, timeout: float = REPLY_TIMEOUT) -> Any:
     """The worker's answer to a request, or None if it died or stayed silent."""
     try:
         while worker.control.poll(timeout):
@@ -290,9 +331,12 @@ async def start_workers(
     keys: KeySource,
     store_factory: StoreFactory | None,
     start_forwarder: StartForwarder = _no_forwarder,
+    *,
+    policy: RestartPolicy | None = None,
 ) -> WorkerPool:
     """Start ``config.workers`` worker processes on one port, and the ledger forwarder
-    here in the parent; return once all listen."""
+    here in the parent; return once all listen, with dead workers restarted by ``policy``
+    (default :class:`RestartPolicy`)."""
     if isinstance(keys, HeadendKeys):
         raise TypeError("with workers > 1, pass a picklable function that returns the keys")
     factory = store_factory or partial(open_store, config.store_url)
@@ -308,16 +352,17 @@ async def start_workers(
     workers = [_spawn(spec) for spec in specs]
     forwarder = await start_forwarder()
     pool = WorkerPool(config, keys, workers, reserved, store, forwarder=forwarder)
-    loop = asyncio.get_running_loop()
     try:
-        await loop.run_in_executor(None, _await_ready, workers)
+        for worker in workers:  # they start side by side; wait for each in turn
+            await wait_ready(worker)
     except WorkerError:
         await pool.close()
         raise
+    pool.supervise(lambda index: _spawn(specs[index]), policy)
     return pool
 
 
-def _spawn(spec: WorkerSpec) -> _Worker:
+def _spawn(spec: WorkerSpec) -> WorkerProcess:
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe()
     process = context.Process(
@@ -326,13 +371,4 @@ def _spawn(spec: WorkerSpec) -> _Worker:
     process.daemon = True
     process.start()
     child_end.close()
-    return _Worker(process, parent_end)
-
-
-def _await_ready(workers: list[_Worker]) -> None:
-    for worker in workers:
-        if not worker.control.poll(START_TIMEOUT):
-            raise WorkerError(f"worker {worker.process.name} did not start")
-        reply = worker.control.recv()
-        if reply[0] != "ready":
-            raise WorkerError(f"worker {worker.process.name} failed: {reply[1]}")
+    return WorkerProcess(process, parent_end)
