@@ -25,15 +25,16 @@ from meterseal.ledger.leaves import TARGET_PATTERN
 from meterseal.messages import CommandParams
 from meterseal.store import AccountStore, CommandRow, Store
 from meterseal.store.accounts import AccountQueries, AuditRow
+from meterseal.store.events import EventQueries, EventStore
 from meterseal.store.security import SecurityQueries, SecurityStore
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER: Final = "X-CSRF-Token"
 
 
-class ConsoleStore(Store, AccountStore, SecurityStore, Protocol):
-    """A store with the console's accounts and the security server's credentials (both
-    SQL backends are one)."""
+class ConsoleStore(Store, AccountStore, SecurityStore, EventStore, Protocol):
+    """A store with the console's accounts, the security server's credentials and the
+    meters' event rows (both SQL backends are one)."""
 
 
 class LedgerView(Protocol):
@@ -56,7 +57,11 @@ class NoAccountsError(MeterSealError):
 
 def console_store(store: Store) -> ConsoleStore:
     """``store`` as a :class:`ConsoleStore`; :class:`NoAccountsError` if it is not one."""
-    if not isinstance(store, AccountQueries) or not isinstance(store, SecurityQueries):
+    if not (
+        isinstance(store, AccountQueries)
+        and isinstance(store, SecurityQueries)
+        and isinstance(store, EventQueries)
+    ):
         raise NoAccountsError(f"{type(store).__name__} keeps no console accounts")
     return store
 

@@ -16,6 +16,7 @@ from meterseal.api.schemas import (
     CredentialStatus,
     FleetOverview,
     MeterDetail,
+    MeterEventOut,
     MeterSummary,
     PublicKeys,
 )
@@ -32,7 +33,10 @@ KeysReader = Annotated[Principal, Depends(require(Action.KEYS_READ))]
 @router.get("/fleet")
 def fleet(context: Context, _: MetersReader) -> FleetOverview:
     """Counts by meter type, suite and state, and the alarm list (with its rule)."""
-    return views.fleet_overview(context.store, context.now(), context.settings.reading_interval)
+    settings = context.settings
+    return views.fleet_overview(
+        context.store, context.now(), settings.reading_interval, settings.alarm_days
+    )
 
 
 Offset = Annotated[int, Query(ge=0, le=2**31)]
@@ -46,8 +50,9 @@ def alarms(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
 ) -> list[Alarm]:
     """Every alarm, in meter order, a page at a time (the rule: ``GET /api/fleet``)."""
-    found = views.alarms(
-        views.meter_summaries(context.store), context.now(), context.settings.reading_interval
+    settings = context.settings
+    found = views.fleet_alarms(
+        context.store, context.now(), settings.reading_interval, settings.alarm_days
     )
     return found[offset : offset + limit]
 
@@ -72,6 +77,30 @@ def list_meters(
 def get_meter(context: Context, _: MetersReader, meter_id: str) -> MeterDetail:
     """One meter: registration state, suite, last seen, latest register values."""
     return views.meter_detail(context.store, meter_id)
+
+
+Time = Annotated[int | None, Query(ge=0, le=2**62)]
+
+EVENT_WINDOW = 30 * 86_400
+"""The default window of ``GET /api/meters/{meter_id}/events``: the last 30 days."""
+
+
+@router.get("/meters/{meter_id}/events")
+def events(
+    context: Context,
+    _: MetersReader,
+    meter_id: str,
+    start: Time = None,
+    end: Time = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
+) -> list[MeterEventOut]:
+    """The meter's events with ``start <= at < end`` (unix seconds by the meter's clock;
+    default: the last 30 days, and one day ahead for a clock that runs fast), oldest
+    first, as signed by the meter."""
+    now = context.now()
+    low = now - EVENT_WINDOW if start is None else start
+    high = now + 86_400 if end is None else end
+    return views.meter_events(context.store, meter_id, low, high, limit)
 
 
 @router.get("/meters/{meter_id}/credential")

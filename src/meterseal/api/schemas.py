@@ -28,12 +28,27 @@ class ErrorOut(Model):
 
 
 class Alarm(Model):
-    """A meter that needs attention, and why (``kind``: revoked, silent, never_reported)."""
+    """A meter that needs attention, and why (``kind``: revoked, silent, never_reported,
+    tamper)."""
 
     meter_id: str
     kind: str
     detail: str
     since: int | None = None
+
+
+class MeterEventOut(Model):
+    """One event a meter reported in a signed batch (``kind``: the EventKind name in lower
+    case; ``detail``'s meaning depends on the kind, see docs/console.md)."""
+
+    meter_id: str
+    batch_seq: int
+    index: int
+    at: int
+    kind: str
+    kind_code: int
+    detail: int
+    tamper: bool
 
 
 class FleetOverview(Model):

@@ -31,6 +31,8 @@ class ConsoleSettings:
       t=3, 64 MiB, p=4); tests lower them to keep fast.
     * ``reading_interval``: the meters' interval; a meter silent for more than two of
       them is an alarm.
+    * ``alarm_days``: a tamper event the meters reported in the last this many days (by
+      the meter's clock) is an alarm.
     * ``on_audit``: called with every audit row once it is stored (the ledger outbox hook).
     """
 
@@ -47,6 +49,7 @@ class ConsoleSettings:
     argon2_parallelism: int = 4
     min_password_length: int = 12
     reading_interval: int = 900
+    alarm_days: int = 7
     clock: Callable[[], float] = time.time
     on_audit: Callable[[AuditRow], None] | None = None
 

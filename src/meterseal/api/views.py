@@ -1,9 +1,12 @@
-"""Read models shared by the REST API and the console pages: fleet, meters, credentials.
+"""Read models shared by the REST API and the console pages: fleet, meters, events,
+credentials.
 
-What an *alarm* is, today, from what the store records: a meter whose registration is
-not ``registered`` (revoked), a meter that never sent a reading, and a meter whose last
-reading is more than two reading intervals old (silent). Tamper and other meter events
-are not stored yet; when they are, they become alarms here.
+What an *alarm* is, from what the store records: a meter whose registration is not
+``registered`` (revoked), a meter that never sent a reading, a meter whose last reading is
+more than two reading intervals old (silent), and each tamper event (cover or terminal
+cover opened, magnetic interference, reverse flow, firmware read attempt, current bypass,
+secure-element tamper: :data:`~meterseal.messages.events.TAMPER_KINDS`) a meter reported
+in the last ``alarm_days`` days by its own clock.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from meterseal.api.errors import NotFoundError
 from meterseal.api.schemas import (
@@ -20,18 +23,33 @@ from meterseal.api.schemas import (
     FleetOverview,
     IssuedCredential,
     MeterDetail,
+    MeterEventOut,
     MeterSummary,
     PublicKeys,
     RegisterValue,
 )
+from meterseal.messages.events import TAMPER_KINDS, EventKind
 from meterseal.store import STATE_REGISTERED, MeterLatest, MeterRecord, Register, Store
+from meterseal.store.events import EventStore, StoredEvent
 from meterseal.store.security import CredentialRow
+
+TAMPER_NAMES: Final = ", ".join(
+    sorted(kind.name.lower().replace("_", " ") for kind in TAMPER_KINDS)
+)
 
 ALARM_RULE = (
     "An alarm is a meter that is not in the registered state, that never sent a reading, "
-    "or whose last reading is older than two reading intervals. Tamper events are not "
-    "stored yet, so they do not raise alarms here."
+    "or whose last reading is older than two reading intervals; and each tamper event ("
+    + TAMPER_NAMES
+    + ") that a meter reported in the last {days} days by its own clock."
 )
+
+TAMPER_ALARMS_MAX: Final = 1000
+"""Most tamper-event alarms gathered (the newest)."""
+
+
+class FleetStore(Store, EventStore, Protocol):
+    """A store with the meters' event rows (both SQL backends are one)."""
 
 
 ALARMS_SHOWN = 100
@@ -98,15 +116,73 @@ def _alarm(meter: MeterSummary, now: int, interval: int) -> Alarm | None:
     return None
 
 
-def alarms(meters: Sequence[MeterSummary], now: int, interval: int) -> list[Alarm]:
-    """The alarms of ``meters``, in meter order (see :data:`ALARM_RULE`)."""
-    return [alarm for meter in meters if (alarm := _alarm(meter, now, interval)) is not None]
+def alarms(
+    meters: Sequence[MeterSummary], now: int, interval: int, tamper: Sequence[Alarm] = ()
+) -> list[Alarm]:
+    """The alarms of ``meters`` and the ``tamper`` event alarms, in meter order (a meter's
+    state alarm first, then its events newest first; see :data:`ALARM_RULE`)."""
+    status = [alarm for meter in meters if (alarm := _alarm(meter, now, interval)) is not None]
+    return sorted([*status, *tamper], key=_meter_of)
 
 
-def fleet_overview(store: Store, now: int, interval: int) -> FleetOverview:
+def _meter_of(alarm: Alarm) -> str:
+    return alarm.meter_id
+
+
+def event_kind_name(code: int) -> str:
+    """The event kind's name in lower case, or ``event N`` for an unknown code."""
+    try:
+        return EventKind(code).name.lower()
+    except ValueError:
+        return f"event {code}"
+
+
+def event_out(event: StoredEvent) -> MeterEventOut:
+    """A stored event as the API shows it."""
+    return MeterEventOut(
+        meter_id=event.meter_id,
+        batch_seq=event.batch_seq,
+        index=event.index,
+        at=event.at,
+        kind=event_kind_name(event.kind),
+        kind_code=event.kind,
+        detail=event.detail,
+        tamper=event.kind in TAMPER_KINDS,
+    )
+
+
+def meter_events(
+    store: FleetStore, meter_id: str, start: int, end: int, limit: int
+) -> list[MeterEventOut]:
+    """The meter's events with ``start <= at < end``, oldest first; 404 if unknown."""
+    _meter(store, meter_id)
+    return [event_out(event) for event in store.events(meter_id, start, end, limit)]
+
+
+def tamper_alarms(store: FleetStore, now: int, days: int) -> list[Alarm]:
+    """One alarm per tamper event reported in the last ``days`` days, newest first."""
+    found = store.recent_events(TAMPER_KINDS, now - days * 86_400, TAMPER_ALARMS_MAX)
+    return [
+        Alarm(
+            meter_id=event.meter_id,
+            kind="tamper",
+            detail=f"{event_kind_name(event.kind).replace('_', ' ')} (detail {event.detail},"
+            f" batch {event.batch_seq})",
+            since=event.at,
+        )
+        for event in found
+    ]
+
+
+def fleet_alarms(store: FleetStore, now: int, interval: int, days: int) -> list[Alarm]:
+    """Every alarm of the fleet (see :data:`ALARM_RULE`)."""
+    return alarms(meter_summaries(store), now, interval, tamper_alarms(store, now, days))
+
+
+def fleet_overview(store: FleetStore, now: int, interval: int, days: int = 7) -> FleetOverview:
     """Counts by type, suite and state, and the first :data:`ALARMS_SHOWN` alarms."""
     meters = meter_summaries(store)
-    found = alarms(meters, now, interval)
+    found = alarms(meters, now, interval, tamper_alarms(store, now, days))
     return FleetOverview(
         meters=len(meters),
         by_type=dict(sorted(Counter(m.meter_type for m in meters).items())),
@@ -114,7 +190,7 @@ def fleet_overview(store: Store, now: int, interval: int) -> FleetOverview:
         by_state=dict(sorted(Counter(m.state for m in meters).items())),
         alarm_total=len(found),
         alarms=found[:ALARMS_SHOWN],
-        alarm_rule=ALARM_RULE,
+        alarm_rule=ALARM_RULE.format(days=days),
     )
 
 

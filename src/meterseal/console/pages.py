@@ -41,6 +41,9 @@ LOGIN_CSRF_COOKIE: Final = "meterseal_login_csrf"
 CHART_DAYS: Final = 14
 AUDIT_PAGE: Final = 100
 METERS_PER_PAGE: Final = 100
+TIMELINE_DAYS: Final = 30
+"""The meter page's event timeline covers this many days back (by the meter's clock)."""
+TIMELINE_MAX: Final = 500
 
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
@@ -173,7 +176,10 @@ def fleet(
     """Fleet overview: counts by type, suite and state; alarms; the (filtered) meter list,
     :data:`METERS_PER_PAGE` at a time."""
     principal = _principal(request, context, Action.METERS_READ)
-    overview = views.fleet_overview(context.store, context.now(), context.settings.reading_interval)
+    settings = context.settings
+    overview = views.fleet_overview(
+        context.store, context.now(), settings.reading_interval, settings.alarm_days
+    )
     meters = views.meter_summaries(
         context.store, meter_type=meter_type or None, state=state or None
     )
@@ -198,6 +204,10 @@ def meter(request: Request, context: Context, meter_id: str) -> Response:
     credential = views.credential_status(context.store, meter_id)
     charts = _charts(context, detail) if principal.can(Action.READINGS_READ) else None
     queued = request.query_params.get("queued")
+    now = context.now()
+    timeline = views.meter_events(
+        context.store, meter_id, now - TIMELINE_DAYS * 86_400, now + 86_400, TIMELINE_MAX
+    )
     return _page(
         request,
         "meter.html",
@@ -206,6 +216,8 @@ def meter(request: Request, context: Context, meter_id: str) -> Response:
         credential=credential,
         charts=charts,
         queued=queued,
+        timeline=timeline[::-1],
+        timeline_days=TIMELINE_DAYS,
     )
 
 

@@ -29,8 +29,9 @@ interval freeze, at the *end* of its interval (``interval_start + (index + 1) *
 interval_seconds``, the time the meter froze the registers; a ``range`` when no interval
 is missing). Electricity: ENERGY_IMPORT_WH, ENERGY_EXPORT_WH, VOLTAGE_DV, CURRENT_MA,
 POWER_W; water and gas: VOLUME_DL. Values are stored in the units the meter signed (Wh,
-dV, mA, W, dL): nothing is rescaled, so nothing is rounded. Events stay in the signed
-batch (evidence); they get no rows of their own yet.
+dV, mA, W, dL): nothing is rescaled, so nothing is rounded. The batch's events go with
+its row (:class:`~meterseal.store.rows.EventRow`, in signed order) and the store writes
+them to ``meter_events`` when the batch is STORED (:mod:`meterseal.store.events`).
 
 Micro-batching (:class:`IngestPipeline`). Verified batches from every connection of a
 worker queue up; at most one ``store_batches`` call is in flight, on the writer's thread.
@@ -67,6 +68,7 @@ from meterseal.messages import (
 from meterseal.store import (
     BatchItem,
     BatchRow,
+    EventRow,
     IntervalColumns,
     Store,
     StoreError,
@@ -150,6 +152,7 @@ def batch_item(batch: ReadingBatch, signed: bytes, received_at: int) -> BatchIte
         hashlib.sha256(signed).digest(),
         received_at,
         len(columns),
+        tuple(EventRow(e.at, int(e.kind), e.detail) for e in batch.events) if batch.events else (),
     )
     return row, columns
 

@@ -22,6 +22,8 @@ EXTRA_READING           a stored row or register value that the signed batch doe
 EXTRA_ROWS              stored reading rows that belong to no stored batch
 ALTERED_METADATA        a batch row's interval or count columns differ from the signed batch
 UNDECODABLE_BATCH       stored signed bytes that do not decode as a reading batch
+ALTERED_EVENT           a stored event row differs from, is missing from, or is not in the
+                        signed batch (``meter_events``, schema version 8)
 ======================  ===================================================================
 """
 
@@ -29,7 +31,9 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class FindingKind(enum.StrEnum):
@@ -49,6 +53,7 @@ class FindingKind(enum.StrEnum):
     EXTRA_ROWS = "EXTRA_ROWS"
     ALTERED_METADATA = "ALTERED_METADATA"
     UNDECODABLE_BATCH = "UNDECODABLE_BATCH"
+    ALTERED_EVENT = "ALTERED_EVENT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,29 @@ class ReadingDiff:
             f"stored {_value(self.stored)}, signed {_value(self.signed)}"
         )
         return Finding(kind, self.meter_id, self.batch_seq, detail)
+
+
+EventValues = tuple[Any, ...]
+"""``(at, kind, detail)`` of one event: as signed, or as stored (any type SQLite kept)."""
+
+
+def event_findings(
+    meter_id: str, seq: int, signed: Sequence[EventValues], stored: dict[int, EventValues]
+) -> list[Finding]:
+    """ALTERED_EVENT for each event position where the stored rows (by ``idx``) and the
+    signed batch's events disagree: altered, deleted, or added."""
+    findings = []
+    for idx in sorted(set(range(len(signed))) | stored.keys()):
+        want = signed[idx] if 0 <= idx < len(signed) else None
+        have = stored.get(idx)
+        if want != have:
+            detail = f"event {idx} (at, kind, detail): stored {_event(have)}, signed {_event(want)}"
+            findings.append(Finding(FindingKind.ALTERED_EVENT, meter_id, seq, detail))
+    return findings
+
+
+def _event(values: EventValues | None) -> str:
+    return "none" if values is None else "(" + ", ".join(map(repr, values)) + ")"
 
 
 def _value(value: int | None) -> str:

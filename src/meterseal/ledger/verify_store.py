@@ -14,7 +14,11 @@ Per meter (:class:`MeterChecker`), in one pass over its batches in sequence orde
   row by row to name each ALTERED, MISSING or EXTRA reading; rows under a sequence with no
   stored batch are EXTRA_ROWS;
 * logged sequences not stored are MISSING_FROM_STORE, and every sequence missing between
-  the meter's lowest and highest (store and log together) is a SEQUENCE_GAP.
+  the meter's lowest and highest (store and log together) is a SEQUENCE_GAP;
+* its event rows (``meter_events``, schema version 8) must be the signed batch's events,
+  position by position: a row altered, deleted or added is ALTERED_EVENT, and so is an
+  event row under a sequence with no stored batch. Events are few, so a meter's rows are
+  read in one range scan and compared directly.
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from meterseal.crypto.cose import decode_sign1
 from meterseal.crypto.hashes import SHA_256, OpenSslHash
 from meterseal.errors import EncodingError
 from meterseal.ledger.leaves import batch_accepted, leaf_data
-from meterseal.ledger.verify_findings import Finding, FindingKind, ReadingDiff, Tally
+from meterseal.ledger.verify_findings import (
+    Finding,
+    FindingKind,
+    ReadingDiff,
+    Tally,
+    event_findings,
+)
 from meterseal.ledger.verify_fingerprint import COLUMN_NAMES, FingerprintKey
 from meterseal.messages.batch import ReadingBatch, batch_from_cbor
 from meterseal.messages.readings import MAX_INDEX, ElectricityReadings
@@ -110,6 +120,8 @@ class MeterChecker:
         self._weights: list[int] = []
         self._diffed: set[int] = set()  # the current meter's batches compared row by row
         self._outbox_checks = 0
+        self._with_events = q.has_events(store)
+        self._events: dict[int, dict[int, tuple[Any, ...]]] = {}  # the meter's, unchecked
 
     def _weights_to(self, count: int) -> list[int]:
         """W(0..count-1), computed and handed to the database as far as first needed."""
@@ -129,6 +141,7 @@ class MeterChecker:
         unchecked: set[int] = set()
         counted: dict[int, int] = {}
         self._diffed = set()
+        self._events = q.meter_events(self.store, meter_ref) if self._with_events else {}
         for page in q.batch_pages(self.store, meter_ref):
             fresh: dict[int, Expected] = {}
             for row in page:
@@ -136,6 +149,7 @@ class MeterChecker:
             counted |= self._compare(meter_ref, meter_id, fresh)
             expected |= fresh
         self._outside_ranges(meter_ref, meter_id, expected, unchecked, counted)
+        self._orphan_events(meter_id, unchecked)
         self.log_only(meter_id, logged, set(expected) | unchecked)
 
     def log_only(self, meter_id: str, logged: dict[int, bytes], stored: set[int]) -> None:
@@ -178,6 +192,7 @@ class MeterChecker:
             return
         ends, columns = signed_rows(batch)
         self._metadata(meter_id, seq, batch, (int(start), int(step), int(count)), columns)
+        self._check_events(meter_id, seq, batch)
         index = batch.readings.index
         weights = self._weights_to(index[-1] + 1)
         mine = weights[: len(index)] if index[-1] == len(index) - 1 else [weights[i] for i in index]
@@ -239,6 +254,23 @@ class MeterChecker:
                 f" signed {signed}"
             )
             self._add(FindingKind.ALTERED_METADATA, meter_id, seq, detail)
+
+    def _check_events(self, meter_id: str, seq: int, batch: ReadingBatch) -> None:
+        """ALTERED_EVENT where the batch's event rows are not its signed events."""
+        stored = self._events.pop(seq, {})
+        if self._with_events and (stored or batch.events):
+            signed = [(e.at, int(e.kind), e.detail) for e in batch.events]
+            for finding in event_findings(meter_id, seq, signed, stored):
+                self.tally.add(finding)
+
+    def _orphan_events(self, meter_id: str, unchecked: set[int]) -> None:
+        """ALTERED_EVENT for event rows under a sequence with no stored batch (rows of a
+        batch whose bytes could not be checked are left to that batch's finding)."""
+        for seq, rows in sorted(self._events.items()):
+            if seq not in unchecked:
+                detail = f"{len(rows)} event rows under a batch sequence that is not stored"
+                self._add(FindingKind.ALTERED_EVENT, meter_id, seq, detail)
+        self._events = {}
 
     # --- the reading rows -----------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from meterseal.store.errors import (
     StoreUnavailable,
     UnknownMeterError,
 )
+from meterseal.store.events import EventStore, StoredEvent
 from meterseal.store.factory import open_store, sqlite_url
 from meterseal.store.interface import Store
 from meterseal.store.postgres import PostgresStore
@@ -48,6 +49,7 @@ from meterseal.store.rows import (
     BatchItem,
     BatchRow,
     DayConsumption,
+    EventRow,
     IntervalColumns,
     MeterLatest,
     MeterRecord,
@@ -75,6 +77,8 @@ __all__ = [
     "CommandRow",
     "DayConsumption",
     "DuplicateMeterError",
+    "EventRow",
+    "EventStore",
     "IntervalColumns",
     "InvalidRowError",
     "MeterLatest",
@@ -90,6 +94,7 @@ __all__ = [
     "StoreError",
     "StoreOutcome",
     "StoreUnavailable",
+    "StoredEvent",
     "UnknownMeterError",
     "open_store",
     "sqlite_url",

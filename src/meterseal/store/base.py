@@ -27,6 +27,7 @@ from meterseal.store import consumption
 from meterseal.store.accounts import AccountQueries
 from meterseal.store.commands import CommandQueries
 from meterseal.store.errors import DuplicateMeterError, UnknownMeterError
+from meterseal.store.events import EventQueries
 from meterseal.store.outbox import OutboxQueries
 from meterseal.store.rows import (
     COLUMN_OF,
@@ -105,7 +106,9 @@ def _meter(row: Row) -> MeterRecord:
     return MeterRecord(row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]), row[6], row[7])
 
 
-class SqlStore(CommandQueries, AccountQueries, SecurityQueries, OutboxQueries, abc.ABC):
+class SqlStore(
+    CommandQueries, AccountQueries, SecurityQueries, OutboxQueries, EventQueries, abc.ABC
+):
     """The :class:`~meterseal.store.interface.Store` methods common to both backends."""
 
     DAY_LASTS_SQL: str

@@ -44,6 +44,9 @@ ledger refused as malformed, set aside so that they do not hold up the others; a
 queues the ``BatchAccepted`` leaf of every batch already stored, so that a store upgraded
 to it logs its whole history.
 
+Version 8 adds ``meter_events``, one row per event of a stored batch (see
+:mod:`meterseal.store.events`), backfilled from the signed batches already stored.
+
 Interval readings carry no foreign key to batches: the store writes a batch and its rows
 in the same transaction, and a per-row key check would cost a lookup per row.
 """
@@ -55,6 +58,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meterseal.store.errors import SchemaVersionError
+from meterseal.store.events import backfill_events
 from meterseal.store.outbox import backfill_batch_leaves
 
 
@@ -321,6 +325,26 @@ _V7_APPEND_ONLY_POSTGRES = (
         ON key_events FOR EACH STATEMENT EXECUTE FUNCTION key_events_append_only()""",
 )
 
+# Version 8: meter events as rows (see meterseal.store.events), indexed for one meter's
+# events in a time range and for recent events of some kinds across the fleet.
+_V8_DESCRIPTION = "meter_events: one row per event of a stored batch"
+
+
+def _v8(integer: str, table_options: str) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE meter_events (
+            meter_ref {integer} NOT NULL,
+            batch_seq {integer} NOT NULL,
+            idx integer NOT NULL CHECK (idx >= 0),
+            at {integer} NOT NULL,
+            kind integer NOT NULL,
+            detail {integer} NOT NULL,
+            PRIMARY KEY (meter_ref, batch_seq, idx)){table_options}""",
+        "CREATE INDEX meter_events_meter_time ON meter_events (meter_ref, at)",
+        "CREATE INDEX meter_events_kind_time ON meter_events (kind, at)",
+    )
+
+
 SQLITE_BOOTSTRAP = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version INTEGER PRIMARY KEY,"
@@ -461,6 +485,7 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             *_V7_APPEND_ONLY_SQLITE,
         ),
     ),
+    Migration(8, _V8_DESCRIPTION, _v8("INTEGER", " WITHOUT ROWID"), backfill_events),
 )
 
 POSTGRES_BOOTSTRAP = (
@@ -602,4 +627,5 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             *_V7_APPEND_ONLY_POSTGRES,
         ),
     ),
+    Migration(8, _V8_DESCRIPTION, _v8("bigint", ""), backfill_events),
 )

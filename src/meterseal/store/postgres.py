@@ -56,6 +56,7 @@ from meterseal.store.errors import (
     StoreError,
     StoreUnavailable,
 )
+from meterseal.store.events import EventTuple, event_tuples
 from meterseal.store.migrations import (
     POSTGRES_BOOTSTRAP,
     POSTGRES_LOCK_KEY,
@@ -93,6 +94,11 @@ _UPSERT_LATEST = (
     " WHERE excluded.at >= meter_latest.at"
 )
 
+_INSERT_EVENTS = (
+    "INSERT INTO meter_events (meter_ref, batch_seq, idx, at, kind, detail)"
+    " SELECT * FROM unnest(%s::int8[], %s::int8[], %s::int4[], %s::int8[], %s::int4[],"
+    " %s::int8[])"
+)
 _INSERT_LEAVES = (
     "INSERT INTO ledger_outbox (leaf, created_at) SELECT * FROM unnest(%s::bytea[], %s::int8[])"
 )
@@ -271,6 +277,7 @@ class PostgresStore(SqlStore):
             _copy_intervals(conn, plan.intervals)
             _upsert_latest(conn, plan.latest)
             _queue_leaves(conn, [items[i][0] for i in plan.stored])
+            _insert_events(conn, event_tuples(items, refs, plan.stored))
         return plan.outcomes
 
 
@@ -316,3 +323,9 @@ def _queue_leaves(conn: Connection, batches: Sequence[BatchRow]) -> None:
     if batches:
         leaves = [batch_leaf(b.meter_id, b.batch_seq, b.batch_hash) for b in batches]
         conn.execute(_INSERT_LEAVES, (leaves, [b.received_at for b in batches]))
+
+
+def _insert_events(conn: Connection, rows: Sequence[EventTuple]) -> None:
+    """Write the stored batches' event rows in one statement (none for most calls)."""
+    if rows:
+        conn.execute(_INSERT_EVENTS, _columns(rows, 6))

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from operator import attrgetter, lt
@@ -136,6 +136,19 @@ class BatchRow:
     batch_hash: bytes  # SHA-256 of signed_batch, 32 bytes
     received_at: int  # unix seconds
     reading_count: int
+    events: tuple[EventRow, ...] = field(default=(), compare=False)
+    """The batch's events in signed order (schema version 8, ``meter_events``); written
+    with a STORED batch. Not part of equality: ``iter_batches`` returns the evidence only."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One event of a batch as the store keeps it: meter clock time, kind code, detail
+    (:mod:`meterseal.messages.events` defines the kinds and what each detail means)."""
+
+    at: int  # unix seconds, by the meter's clock
+    kind: int  # an EventKind code
+    detail: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from meterseal.store.errors import (
     StoreError,
     StoreUnavailable,
 )
+from meterseal.store.events import EVENT_COLUMNS, event_tuples
 from meterseal.store.migrations import SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, SQLITE_RECORD, pending
 from meterseal.store.outbox import batch_leaf
 from meterseal.store.rows import BatchItem, BatchRow, StoreOutcome
@@ -80,6 +81,7 @@ _INSERT_BATCHES = MultiRowInsert(
 )
 _INSERT_INTERVALS = MultiRowInsert("interval_readings", INTERVAL_COLUMNS)
 _INSERT_LEAVES = MultiRowInsert("ledger_outbox", ("leaf", "created_at"))
+_INSERT_EVENTS = MultiRowInsert("meter_events", EVENT_COLUMNS)
 _UPSERT_LATEST = MultiRowInsert(
     "meter_latest",
     ("meter_ref", "register", "at", "value"),
@@ -252,6 +254,7 @@ class SqliteStore(SqlStore):
             _INSERT_INTERVALS.run_flat(conn, plan.interval_values())
             _UPSERT_LATEST.run(conn, plan.latest)
             _INSERT_LEAVES.run(conn, (_leaf_row(items[i][0]) for i in plan.stored))
+            _INSERT_EVENTS.run(conn, event_tuples(items, refs, plan.stored))
         return plan.outcomes
 
 

@@ -269,3 +269,29 @@ def batch_rows(store: VerifiableStore, meter_ref: int, seqs: Sequence[int]) -> l
     )
     with store._reading() as query:
         return query.all(sql, (meter_ref, *seqs))
+
+
+_METER_EVENTS = (
+    "SELECT batch_seq, idx, at, kind, detail FROM meter_events WHERE meter_ref = ?"
+    " ORDER BY batch_seq, idx"
+)
+
+
+def has_events(store: VerifiableStore) -> bool:
+    """Whether the store keeps event rows (schema version 8 and later)."""
+    try:
+        with store._reading() as query:
+            query.one("SELECT 1 FROM meter_events LIMIT 1")
+    except StoreError:
+        return False
+    return True
+
+
+def meter_events(store: VerifiableStore, meter_ref: int) -> dict[int, dict[int, tuple[Any, ...]]]:
+    """The meter's event rows, ``{batch_seq: {idx: (at, kind, detail)}}`` (one primary-key
+    range scan; events are few, so a meter's fit in memory)."""
+    found: dict[int, dict[int, tuple[Any, ...]]] = {}
+    with store._reading() as query:
+        for seq, idx, at, kind, detail in query.all(_METER_EVENTS, (meter_ref,)):
+            found.setdefault(int(seq), {})[int(idx)] = (at, kind, detail)
+    return found

@@ -27,6 +27,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int, in
     ("GET", "/api/meters/E1", None, (200, 200, 200, 200, 401)),
     ("GET", "/api/meters/E1/credential", None, (200, 200, 200, 200, 401)),
     ("GET", "/api/meters/E1/keys", None, (200, 403, 200, 403, 401)),
+    ("GET", f"/api/meters/E1/events?start={T0}&end={T0 + 86400}", None, (200, 200, 200, 200, 401)),
     (
         "GET",
         f"/api/meters/E1/readings?start={T0}&end={T0 + 3600}",

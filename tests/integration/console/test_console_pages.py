@@ -89,7 +89,7 @@ def test_meter_page_has_the_consumption_chart_and_load_profile(sqlite_console: C
     assert len(profile.group(1).split()) == 96
     assert "Send time sync" in page  # the operator may queue commands
     assert "Event timeline" in page
-    assert "not stored by the head-end yet" in page
+    assert "No events in the last 30 days." in page
     assert re.search(r"<dt>SHA-256</dt><dd class=\"hash\">[0-9a-f]{64}</dd>", page)
     assert 'Serial 4242: <span class="tag active">active</span>' in page
 

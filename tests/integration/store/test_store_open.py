@@ -42,7 +42,7 @@ def test_relative_sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_open_without_migrating(tmp_path: Path) -> None:
     store = open_store(sqlite_url(tmp_path), migrate=False)
     try:
-        assert store.migrate() == [1, 2, 3, 4, 5, 6, 7]
+        assert store.migrate() == [1, 2, 3, 4, 5, 6, 7, 8]
     finally:
         store.close()
 
